@@ -1,0 +1,93 @@
+"""jlcache: Jupyter notebooks that remember and parallelise their work.
+
+Import is cheap on purpose: the public names below are resolved on first use, so
+``import jlcache`` loads neither numpy, IPython, widgets, dask nor ray.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    # caching
+    "Memory": "jlcache.memory",
+    "MemorizedFunc": "jlcache.memory",
+    "MemorizedResult": "jlcache.memory",
+    "NotMemorizedFunc": "jlcache.memory",
+    "expires_after": "jlcache.memory",
+    "hash": "jlcache.hashing",
+    "dump": "jlcache.serialize",
+    "load": "jlcache.serialize",
+    # parallel
+    "Parallel": "jlcache.parallel",
+    "delayed": "jlcache.parallel",
+    "parallel_config": "jlcache.parallel",
+    "parallel_backend": "jlcache.parallel",
+    "register_parallel_backend": "jlcache.parallel",
+    "effective_n_jobs": "jlcache.parallel",
+    "cpu_count": "jlcache.parallel",
+    "ParallelBackendBase": "jlcache.parallel",
+    # front ends
+    "panel": "jlcache.widget",
+    "Panel": "jlcache.widget",
+    # plumbing
+    "events": "jlcache.events",
+    "errors": "jlcache.errors",
+}
+
+__all__ = [*sorted(_LAZY), "load_ipython_extension", "unload_ipython_extension"]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from jlcache import errors, events
+    from jlcache.hashing import hash
+    from jlcache.memory import (
+        MemorizedFunc,
+        MemorizedResult,
+        Memory,
+        NotMemorizedFunc,
+        expires_after,
+    )
+    from jlcache.parallel import (
+        Parallel,
+        ParallelBackendBase,
+        cpu_count,
+        delayed,
+        effective_n_jobs,
+        parallel_backend,
+        parallel_config,
+        register_parallel_backend,
+    )
+    from jlcache.serialize import dump, load
+    from jlcache.widget import Panel, panel
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jlcache' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module == f"jlcache.{name}" else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jlcache``: register the magics (IPython is imported only now)."""
+    from jlcache.ipython import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext jlcache``: remove the magics and stop listening to events."""
+    from jlcache.ipython import unload_ipython_extension as _unload
+
+    _unload(ipython)

@@ -1,0 +1,76 @@
+"""Error and warning types.
+
+Every message says what happened, the likely cause, and what to do about it. Types also
+derive from the builtin a user would naturally catch (``TypeError``, ``ImportError``,
+``TimeoutError``...), so code written for joblib keeps working.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+__all__ = [
+    "BackendUnavailableError",
+    "CacheFormatError",
+    "CacheWarning",
+    "CorruptEntryError",
+    "CorruptEntryWarning",
+    "JlcacheError",
+    "NotCachedWarning",
+    "TaskTimeoutError",
+    "UnhashableError",
+    "UnpicklableTaskError",
+    "UnsafeCacheDirError",
+    "WorkerCrashedError",
+]
+
+
+class JlcacheError(Exception):
+    """Base class of every error jlcache raises on purpose."""
+
+
+class CacheFormatError(JlcacheError):
+    """The cache directory was written by a jlcache format this version does not understand."""
+
+
+class UnsafeCacheDirError(JlcacheError, PermissionError):
+    """The cache directory could be written by someone else; loading from it would unpickle their data."""
+
+
+class CorruptEntryError(JlcacheError):
+    """A cache entry cannot be read back (truncated, garbage, unknown version).
+
+    Internal: ``Memory`` turns it into a miss plus a ``CorruptEntryWarning``.
+    """
+
+
+class UnhashableError(JlcacheError, TypeError):
+    """An argument could not be turned into a cache key."""
+
+
+class UnpicklableTaskError(JlcacheError, pickle.PicklingError):
+    """A task (its function or one of its arguments) cannot be sent to a worker process."""
+
+
+class WorkerCrashedError(JlcacheError, RuntimeError):
+    """A worker process died while running a task (signal, ``os._exit``, out of memory)."""
+
+
+class TaskTimeoutError(JlcacheError, TimeoutError):
+    """A task ran longer than the ``timeout`` given to ``Parallel``."""
+
+
+class BackendUnavailableError(JlcacheError, ImportError):
+    """A parallel backend needs an optional dependency that is not installed."""
+
+
+class CacheWarning(UserWarning):
+    """Base class of jlcache's warnings about the cache."""
+
+
+class CorruptEntryWarning(CacheWarning):
+    """An entry could not be read and was treated as a miss (it will be recomputed)."""
+
+
+class NotCachedWarning(CacheWarning):
+    """A result was computed and returned but could not be stored."""

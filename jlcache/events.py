@@ -1,0 +1,116 @@
+"""A tiny synchronous publish/subscribe bus between the engine and its front ends.
+
+The engine (``Memory``, ``Parallel``) publishes; the magics and the panel subscribe. Data
+flows one way, so the engine never needs to know who is listening, and it stays importable
+without IPython or widgets.
+
+Publishing must be nearly free when nobody listens (a cache hit publishes ``cache.hit``), so
+``publish`` returns before building an ``Event`` when there are no subscribers and no
+capture is active.
+
+Event names and their ``data`` keys::
+
+    cache.hit    func, version, key, duration (recorded compute time), bytes
+    cache.miss   func, version, key
+    cache.store  func, version, key, bytes, duration
+    cache.clear  func (or None for everything), version, key (None when wider)
+    job.start    id, backend, n_jobs, total (None when unknown), func, background
+    job.progress id, done, total, errors
+    job.end      id, status ("done" | "error" | "cancelled"), elapsed, done, errors
+
+Events produced inside a worker process are captured there (``capture``) and re-published
+in the parent with ``remote=True`` (``replay``), so hit counts include worker-side hits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Event", "capture", "has_subscribers", "publish", "replay", "subscribe"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened in the engine."""
+
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+
+Callback = Callable[[Event], Any]
+
+_lock = threading.Lock()
+# Copy-on-write tuple: publishers iterate it without taking the lock.
+_subscribers: tuple[Callback, ...] = ()
+_local = threading.local()
+
+
+def subscribe(callback: Callback) -> Callable[[], None]:
+    """Register ``callback`` for every event; returns the function that unregisters it."""
+    global _subscribers
+    with _lock:
+        _subscribers = (*_subscribers, callback)
+
+    def unsubscribe() -> None:
+        global _subscribers
+        with _lock:
+            subs = list(_subscribers)
+            if callback in subs:
+                subs.remove(callback)
+            _subscribers = tuple(subs)
+
+    return unsubscribe
+
+
+def has_subscribers() -> bool:
+    """True when publishing would reach someone (a subscriber or an active capture)."""
+    return bool(_subscribers) or bool(getattr(_local, "stack", None))
+
+
+def publish(name: str, **data: Any) -> None:
+    """Deliver an event to every subscriber; a failing subscriber never breaks the engine."""
+    subs = _subscribers
+    stack = getattr(_local, "stack", None)
+    if not subs and not stack:
+        return
+    event = Event(name, data)
+    if stack:
+        stack[-1].append(event)
+    _deliver(subs, event)
+
+
+def _deliver(subs: Iterable[Callback], event: Event) -> None:
+    for callback in subs:
+        try:
+            callback(event)
+        except Exception:  # a front end's bug must not fail the user's computation
+            _log.exception("jlcache event subscriber %r failed on %s", callback, event.name)
+
+
+@contextmanager
+def capture() -> Iterator[list[Event]]:
+    """Collect the events published by this thread (used inside workers to send them home)."""
+    stack = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    bucket: list[Event] = []
+    stack.append(bucket)
+    try:
+        yield bucket
+    finally:
+        stack.pop()
+
+
+def replay(events: Iterable[Event], **extra: Any) -> None:
+    """Re-publish events that happened elsewhere (a worker), tagging them ``remote=True``."""
+    for event in events:
+        publish(event.name, **{**event.data, "remote": True, **extra})

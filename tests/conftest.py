@@ -1,0 +1,48 @@
+"""Fixtures shared by the whole suite.
+
+Area-specific fixtures live next to their tests (``tests/<area>/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    """A fresh, not yet existing cache location."""
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def memory(cache_dir: Path):
+    """A ``Memory`` on a fresh location (the import is lazy so collection stays cheap)."""
+    from jlcache import Memory
+
+    return Memory(cache_dir)
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 120,
+               cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (a real process, as a kernel restart would be)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=cwd)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def python():
+    """The ``run_python`` helper as a fixture."""
+    return run_python
