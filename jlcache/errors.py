@@ -17,9 +17,11 @@ __all__ = [
     "CorruptEntryWarning",
     "JlcacheError",
     "NotCachedWarning",
+    "ParallelWarning",
     "TaskTimeoutError",
     "UnhashableError",
     "UnpicklableTaskError",
+    "UnpicklableValueError",
     "UnsafeCacheDirError",
     "WorkerCrashedError",
 ]
@@ -74,3 +76,14 @@ class CorruptEntryWarning(CacheWarning):
 
 class NotCachedWarning(CacheWarning):
     """A result was computed and returned but could not be stored."""
+
+
+class UnpicklableValueError(JlcacheError, pickle.PicklingError, TypeError):
+    """A value (a result to cache, or one given to ``jlcache.dump``) cannot be pickled.
+
+    Both a ``PicklingError`` and a ``TypeError``, like the errors pickle itself raises.
+    """
+
+
+class ParallelWarning(UserWarning):
+    """A ``Parallel`` option could not be honoured (e.g. ``timeout`` on a backend that cannot stop tasks)."""

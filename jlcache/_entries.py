@@ -1,0 +1,104 @@
+"""Names and records of cache entries: refs, listings, file-system-safe group names, limits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import NamedTuple
+
+import xxhash
+
+__all__ = ["INFO", "KINDS", "SUFFIX", "EntryInfo", "EntryRef", "group_name", "parse_age",
+           "parse_size"]
+
+KINDS = ("functions", "cells")
+SUFFIX = ".jlc"
+INFO = "_info.json"
+_GROUP_MAX = 160
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+_COMPONENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,159}\Z")
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?\s*\Z", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+class EntryRef(NamedTuple):
+    """Names one entry; ``group`` is made file-system safe by the store (see ``group_name``)."""
+
+    kind: str
+    group: str
+    version: str
+    key: str
+
+
+@dataclass
+class EntryInfo:
+    """What a listing knows about one entry (``size``: file bytes; ``disk``: allocated bytes)."""
+
+    ref: EntryRef
+    path: Path
+    size: int
+    created: float
+    last_access: float
+    duration: float | None
+    args: str
+    meta: dict = field(default_factory=dict)
+    disk: int = 0
+
+
+# ----------------------------------------------------------------------------- naming
+def group_name(name: str) -> str:
+    """A directory name for ``module.qualname`` (or a cell slot) that any file system accepts.
+
+    Safe names pass unchanged (so the function is idempotent); anything else has odd
+    characters replaced and a short hash of the original appended, so ``f.<locals>.g``
+    and ``f._locals_.g`` never share a directory. The original lives in ``_info.json``.
+    """
+    if len(name) <= _GROUP_MAX and _COMPONENT.match(name):
+        return name
+    safe = _UNSAFE.sub("_", name)[:150].lstrip(".") or "_"
+    digest = xxhash.xxh3_64_hexdigest(name.encode("utf-8", "surrogatepass"))[:8]
+    return f"{safe}-{digest}"
+
+
+def _check_component(what: str, value: str) -> str:
+    if not isinstance(value, str) or not _COMPONENT.match(value):
+        raise ValueError(
+            f"Invalid cache entry {what} {value!r}: it must be 1-160 characters of letters, "
+            "digits, '_', '-' or '.', not starting with '.' (it becomes a file name)."
+        )
+    return value
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"Unknown entry kind {kind!r}: use 'functions' or 'cells'.")
+    return kind
+
+
+def parse_size(limit: int | str | None) -> int | None:
+    """``1024``, ``"100K"``, ``"10M"``, ``"1G"`` (powers of 1024, as joblib) to bytes."""
+    if limit is None or (isinstance(limit, int) and not isinstance(limit, bool)):
+        if limit is not None and limit < 0:
+            raise ValueError(f"A size limit cannot be negative (got {limit}).")
+        return limit
+    match = _SIZE.match(limit) if isinstance(limit, str) else None
+    if match is None:
+        raise ValueError(
+            f"Size limit {limit!r} is not understood: use a number of bytes or a string such "
+            "as '100K', '10M' or '1G'."
+        )
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def parse_age(age: timedelta | float | None) -> float | None:
+    """A ``timedelta`` or a number of seconds, as seconds."""
+    if age is None:
+        return None
+    seconds = age.total_seconds() if isinstance(age, timedelta) else float(age)
+    if seconds < 0:
+        raise ValueError(f"age_limit cannot be negative (got {age!r}).")
+    return seconds
+
+

@@ -1,0 +1,263 @@
+"""File-system primitives the cache relies on: atomic writes, safe opens, safe deletes.
+
+Everything here is about *not* trusting the file system more than necessary:
+
+- writes go to ``{name}.{uuid4hex}-{pid}.tmp`` next to the target and are renamed into
+  place, so a reader sees the old file or the new one, never half of one; the pid in the
+  name lets a later clean-up tell a crashed writer's leftovers from a live writer's work;
+- files are created ``0600`` and directories ``0700`` (loading a cache entry unpickles
+  it, so whoever can write the cache can run code in the reader);
+- deletions never follow a symbolic link out of the cache and tolerate a concurrent
+  deleter having got there first.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import stat
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from jlcache.errors import UnsafeCacheDirError
+
+__all__ = [
+    "atomic_write",
+    "check_private_dir",
+    "make_private_dir",
+    "open_read",
+    "parse_temp_name",
+    "remove_tree",
+    "temp_is_stale",
+    "temp_name",
+    "unlink_quiet",
+    "write_all",
+]
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+STALE_TEMP_AGE = 3600.0  # a temporary untouched this long belongs to no live writer
+_MAX_WRITE = 1 << 30  # Linux writes at most ~2 GiB per call; stay well under it
+
+_TEMP_RE = re.compile(r"\.([0-9a-f]{32})-(\d+)\.tmp\Z")
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+# ----------------------------------------------------------------------------- temporaries
+def temp_name(path: str) -> str:
+    """A unique sibling of ``path``: concurrent writers of one entry never share a temporary."""
+    return f"{path}.{uuid.uuid4().hex}-{os.getpid()}.tmp"
+
+
+def parse_temp_name(name: str) -> int | None:
+    """The writer's pid if ``name`` is one of our temporaries, else ``None``."""
+    match = _TEMP_RE.search(name)
+    return int(match.group(2)) if match else None
+
+
+def _pid_running(pid: int, since: float) -> bool:
+    """Could process ``pid`` be the writer of a temporary last modified at ``since``?
+
+    A pid that is gone is not; one that exists but started after the file was last
+    written is a reused pid, not the writer.
+    """
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return True
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time() <= since + 1.0
+    except Exception:  # psutil missing or the process just exited: be conservative
+        return True
+
+
+def temp_is_stale(path: str, pid: int, now: float | None = None) -> bool:
+    """True when the temporary at ``path`` was left behind by a writer that no longer runs.
+
+    Temporaries of a live writer are never stale, except after an hour without a write:
+    that covers writers on other hosts sharing the directory and pid namespaces we cannot see.
+    """
+    try:
+        mtime = os.lstat(path).st_mtime
+    except FileNotFoundError:
+        return False
+    now = time.time() if now is None else now
+    if now - mtime > STALE_TEMP_AGE:
+        return True
+    if pid == os.getpid():
+        return False
+    return not _pid_running(pid, mtime)
+
+
+# ----------------------------------------------------------------------------- writing
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    """``os.write`` until everything is written (short writes happen near 2 GiB and on signals)."""
+    view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+    while view:
+        n = os.write(fd, view[:_MAX_WRITE])
+        view = view[n:]
+
+
+def atomic_write(path: str, body: Callable[[int], None], *, fsync: bool = False) -> None:
+    """Create ``path`` (mode 0600) through a temporary: ``body(fd)`` writes its content.
+
+    Any exception, including ``KeyboardInterrupt``, removes the temporary and propagates;
+    the target is then untouched. ``fsync`` makes the content durable before the rename
+    (off by default: readers validate what they read, so a power cut costs a recompute,
+    not a wrong value).
+    """
+    tmp = temp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, FILE_MODE)
+    try:
+        try:
+            body(fd)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        unlink_quiet(tmp)
+        raise
+
+
+# ----------------------------------------------------------------------------- reading
+def open_read(path: str, *, write: bool = False, follow_symlinks: bool = True) -> int:
+    """Open for reading without touching the access time (the store keeps atime itself).
+
+    ``follow_symlinks=False`` makes a symbolic link fail with ``ELOOP`` instead of being
+    followed. ``O_NOATIME`` is only allowed on files we own; elsewhere it is dropped.
+    """
+    flags = (os.O_RDWR if write else os.O_RDONLY) | _O_CLOEXEC
+    if not follow_symlinks:
+        flags |= _O_NOFOLLOW
+    if _O_NOATIME:
+        try:
+            return os.open(path, flags | _O_NOATIME)
+        except PermissionError:
+            pass
+    return os.open(path, flags)
+
+
+# ----------------------------------------------------------------------------- directories
+def make_private_dir(path: str) -> bool:
+    """``mkdir`` with mode 0700; ``False`` if it already existed."""
+    try:
+        os.mkdir(path, DIR_MODE)
+        return True
+    except FileExistsError:
+        return False
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def check_private_dir(path: Path) -> None:
+    """Refuse a cache directory that someone other than us could write into."""
+    st = os.stat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(
+            f"The cache location {path} exists but is not a directory. Choose a directory "
+            "path (it is created if missing)."
+        )
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows has no POSIX ownership
+        return
+    me = os.geteuid()
+    if st.st_uid != me:
+        raise UnsafeCacheDirError(
+            f"Refusing to use the cache directory {path}: it belongs to {_user(st.st_uid)}, "
+            f"not to you ({_user(me)}). Loading a cache entry unpickles it, so whoever owns "
+            "the directory could run code in your process. Choose a location you own "
+            "(e.g. ~/.cache/jlcache), or have the owner hand it over "
+            f"(`chown -R {me} {path}`)."
+        )
+    if st.st_mode & 0o022:
+        raise UnsafeCacheDirError(
+            f"Refusing to use the cache directory {path}: it is writable by "
+            f"{'group and others' if st.st_mode & 0o002 else 'its group'} "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}). Loading a cache entry unpickles it, so "
+            "anyone who can write there could run code in your process. Fix it with "
+            f"`chmod 700 {path}` (or `chmod go-w {path}`), or choose another location."
+        )
+
+
+# ----------------------------------------------------------------------------- deleting
+def unlink_quiet(path: str) -> bool:
+    """Remove a file (or a symlink itself); ``False`` if someone else removed it first."""
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _ignore_missing(func: Callable, path: str, exc: BaseException) -> None:
+    if not isinstance(exc, FileNotFoundError):
+        raise exc
+
+
+def remove_tree(path: str, attempts: int = 5) -> bool:
+    """Delete ``path`` and everything below it, never following a symbolic link.
+
+    A symlink is removed itself (its target is left alone); files that vanish meanwhile
+    are fine; a writer adding files during the removal makes us try again a few times.
+    Returns ``False`` if there was nothing to remove.
+    """
+    for _ in range(attempts):
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(st.st_mode):
+            return unlink_quiet(path)
+        try:
+            if sys.version_info >= (3, 12):
+                shutil.rmtree(path, onexc=_ignore_missing)
+            else:
+                shutil.rmtree(path, onerror=lambda f, p, info: _ignore_missing(f, p, info[1]))
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    return True
+
+
+def rmdir_quiet(path: str) -> bool:
+    """Remove an empty directory; ``False`` if it is not empty or already gone."""
+    try:
+        os.rmdir(path)
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+            return False
+        raise
+
+
+def real_subdirs(path: str) -> Iterable[os.DirEntry]:
+    """The directories directly in ``path``, skipping symlinks (never followed out)."""
+    try:
+        with os.scandir(path) as it:
+            return [e for e in it if e.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
