@@ -31,6 +31,8 @@ _LAZY = {
     "effective_n_jobs": "jlcache.parallel",
     "cpu_count": "jlcache.parallel",
     "ParallelBackendBase": "jlcache.parallel",
+    "BackgroundJob": "jlcache.parallel",
+    "cancel_job": "jlcache.parallel",
     # front ends
     "panel": "jlcache.widget",
     "Panel": "jlcache.widget",
@@ -39,7 +41,36 @@ _LAZY = {
     "errors": "jlcache.errors",
 }
 
-__all__ = [*sorted(_LAZY), "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    # caching
+    "MemorizedFunc",
+    "MemorizedResult",
+    "Memory",
+    "NotMemorizedFunc",
+    "dump",
+    "expires_after",
+    "hash",
+    "load",
+    # parallel
+    "BackgroundJob",
+    "Parallel",
+    "ParallelBackendBase",
+    "cancel_job",
+    "cpu_count",
+    "delayed",
+    "effective_n_jobs",
+    "parallel_backend",
+    "parallel_config",
+    "register_parallel_backend",
+    # front ends
+    "Panel",
+    "load_ipython_extension",
+    "panel",
+    "unload_ipython_extension",
+    # plumbing
+    "errors",
+    "events",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from jlcache import errors, events
@@ -52,8 +83,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         expires_after,
     )
     from jlcache.parallel import (
+        BackgroundJob,
         Parallel,
         ParallelBackendBase,
+        cancel_job,
         cpu_count,
         delayed,
         effective_n_jobs,

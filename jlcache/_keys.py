@@ -1,0 +1,204 @@
+"""Binding call arguments to a function's signature, so equivalent calls share one key.
+
+``f(1)``, ``f(x=1)`` and ``f()`` (with default ``x=1``) must map to the same cache entry,
+and a wrong call must fail exactly like the plain function would. ``inspect.Signature.bind``
+does both but costs several microseconds per call, which is a large share of a cache hit;
+so each function gets an ``ArgBinder`` built once, with a fast path for the common shape
+(only positional-or-keyword parameters) and the full ``Signature.bind`` for the rest.
+
+The bound form is a tuple of the values of the non-ignored parameters in signature order
+(``*args`` as a tuple, ``**kwargs`` as a dict). Parameter names are not part of it: they
+belong to the function's code, which the key's version already covers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import reprlib
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["ArgBinder", "first_source_line", "signature_line", "summarize_args"]
+
+_POK = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_VAR_POS = inspect.Parameter.VAR_POSITIONAL
+_VAR_KW = inspect.Parameter.VAR_KEYWORD
+_EMPTY = inspect.Parameter.empty
+
+_repr = reprlib.Repr()
+_repr.maxstring = 60
+_repr.maxother = 60
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 6
+
+
+def _signature(func: Callable) -> inspect.Signature | None:
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):  # builtins and ufuncs without a text signature
+        return None
+
+
+def _raises_like_itself(func: Callable) -> bool:
+    """True when calling ``func`` with bad arguments fails before running any of its code.
+
+    For a plain Python function (or a method of one) the interpreter checks the arguments
+    while setting up the frame, so calling it is the exact way to get its own ``TypeError``.
+    Decorated functions (``__wrapped__``) would run the wrapper first, so they do not qualify.
+    """
+    target = getattr(func, "__func__", func)
+    return isinstance(target, types.FunctionType) and not hasattr(target, "__wrapped__")
+
+
+class ArgBinder:
+    """Turns ``(args, kwargs)`` into the canonical bound tuple for one function."""
+
+    __slots__ = ("_defaults", "_fast", "_func", "_ignore", "_keep", "_names", "_sig", "_var_kw")
+
+    def __init__(self, func: Callable, ignore: Iterable[str] = ()) -> None:
+        self._func = func
+        self._sig = _signature(func)
+        ignore = tuple(ignore or ())
+        params = [] if self._sig is None else list(self._sig.parameters.values())
+        self._check_ignore(ignore, params)
+        self._ignore = frozenset(ignore)
+        self._names = tuple(p.name for p in params)
+        self._keep = tuple(p.name not in self._ignore for p in params)
+        self._defaults = {p.name: p.default for p in params if p.default is not _EMPTY}
+        self._var_kw = next((p.name for p in params if p.kind is _VAR_KW), None)
+        self._fast = self._sig is not None and all(p.kind is _POK for p in params)
+
+    def _check_ignore(self, ignore: tuple[str, ...], params: list[inspect.Parameter]) -> None:
+        for name in ignore:
+            if not isinstance(name, str):
+                raise ValueError(f"ignore must be a list of parameter names (strings); got {name!r}.")
+        if not ignore:
+            return
+        if self._sig is None:
+            raise ValueError(
+                f"ignore={list(ignore)!r} cannot be applied to {self._func!r}: its signature "
+                "cannot be inspected, so its parameters are unknown. Wrap it in a Python "
+                "function with named parameters and cache that instead."
+            )
+        names = {p.name for p in params}
+        # A name collected by **kwargs is a legitimate parameter to ignore (e.g. debug=True).
+        has_var_kw = any(p.kind is _VAR_KW for p in params)
+        unknown = [n for n in ignore if n not in names and not has_var_kw]
+        if unknown:
+            raise ValueError(
+                f"ignore lists {unknown!r}, which {'is not a parameter' if len(unknown) == 1 else 'are not parameters'} "
+                f"of {getattr(self._func, '__qualname__', self._func)!r} (its parameters: "
+                f"{sorted(names)!r}). Fix the spelling or remove them from ignore."
+            )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self._names
+
+    def bind(self, args: tuple, kwargs: dict) -> tuple:
+        """The canonical bound tuple; raises the function's own ``TypeError`` on a bad call."""
+        if self._fast:
+            bound = self._bind_fast(args, kwargs)
+            if bound is not None:
+                return bound
+        if self._sig is None:
+            return (args, dict(sorted(kwargs.items())) if kwargs else {})
+        return self._bind_slow(args, kwargs)
+
+    def _bind_fast(self, args: tuple, kwargs: dict) -> tuple | None:
+        names = self._names
+        n = len(args)
+        if n > len(names):
+            return None
+        if not kwargs and n == len(names):
+            values: tuple | list = args
+        else:
+            values = list(args)
+            used = 0
+            defaults = self._defaults
+            for name in names[n:]:
+                if name in kwargs:
+                    values.append(kwargs[name])
+                    used += 1
+                elif name in defaults:
+                    values.append(defaults[name])
+                else:
+                    return None
+            if used != len(kwargs):
+                return None  # unknown or duplicate keyword: let the slow path raise
+        if self._ignore:
+            return tuple(v for v, keep in zip(values, self._keep, strict=True) if keep)
+        return tuple(values)
+
+    def _bind_slow(self, args: tuple, kwargs: dict) -> tuple:
+        try:
+            ba = self._sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            self._raise_own_error(args, kwargs, exc)
+            raise  # pragma: no cover - _raise_own_error always raises
+        ba.apply_defaults()
+        out = []
+        for name, keep in zip(self._names, self._keep, strict=True):
+            if not keep:
+                continue
+            value = ba.arguments[name]
+            if name == self._var_kw:
+                value = {k: v for k, v in sorted(value.items()) if k not in self._ignore}
+            out.append(value)
+        return tuple(out)
+
+    def _raise_own_error(self, args: tuple, kwargs: dict, exc: TypeError) -> None:
+        if _raises_like_itself(self._func):
+            try:
+                self._func(*args, **kwargs)
+            except TypeError as own:
+                raise own.with_traceback(None) from None
+        name = getattr(self._func, "__qualname__", repr(self._func))
+        raise TypeError(f"{name}() {exc}") from None
+
+    def arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
+        """Bound arguments by name, minus ignored ones (for metadata and messages)."""
+        if self._sig is None:
+            out = {f"arg{i}": v for i, v in enumerate(args)}
+            out.update(kwargs)
+            return out
+        ba = self._sig.bind(*args, **kwargs)
+        ba.apply_defaults()
+        out = {}
+        for name, value in ba.arguments.items():
+            if name in self._ignore:
+                continue
+            if name == self._var_kw:
+                out.update((k, v) for k, v in value.items() if k not in self._ignore)
+            else:
+                out[name] = value
+        return out
+
+
+def summarize_args(arguments: dict[str, Any]) -> dict[str, str]:
+    """Short reprs of bound arguments, as joblib's ``input_args`` metadata (bounded in size)."""
+    out = {}
+    for name, value in arguments.items():
+        try:
+            out[name] = _repr.repr(value)
+        except Exception:  # a broken __repr__ must not stop caching
+            out[name] = f"<{type(value).__name__}>"
+    return out
+
+
+def signature_line(func: Callable) -> str:
+    """``name(params)`` for listings; just the name when the signature is unknown."""
+    try:
+        return f"{getattr(func, '__qualname__', type(func).__name__)}{inspect.signature(func)}"
+    except (TypeError, ValueError):
+        return getattr(func, "__qualname__", repr(func))
+
+
+def first_source_line(func: Callable) -> str:
+    """The first source line (``def f(x):``), for listings; ``""`` when there is no source."""
+    try:
+        lines, _ = inspect.getsourcelines(inspect.unwrap(getattr(func, "__func__", func)))
+    except (OSError, TypeError):
+        return ""
+    first = next((line.strip() for line in lines if not line.lstrip().startswith("@")), "")
+    return first[:200]

@@ -1,0 +1,144 @@
+"""``%jlcache info`` and ``%jlcache clear``: what is cached, and removing it safely.
+
+Safety of ``clear TARGET``: a target is only ever *compared* with the group names the Store
+lists (or resolved to a cached function in the user namespace); it is never joined into a
+path. So ``clear ../../etc`` matches nothing and deletes nothing, wherever it points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["GroupRow", "clear_stale", "collect", "format_table", "human_bytes", "resolve_target"]
+
+KINDS = ("functions", "cells")
+
+
+@dataclass
+class GroupRow:
+    """One cached function or cell slot, summed over its versions."""
+
+    kind: str
+    group: str
+    name: str
+    versions: int
+    current: str | None
+    entries: int
+    bytes: int
+    hits: int
+    misses: int
+    time_saved: float
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover - loop always returns
+
+
+def collect(store: Any) -> list[GroupRow]:
+    """Rows for every function and cell group on disk, with this session's counters."""
+    from jlcache import stats
+
+    counts = stats.snapshot()
+    rows = []
+    for kind in KINDS:
+        current = stats.current_versions(kind)
+        for group in store.groups(kind):
+            entries = store.entries(kind, group)
+            versions = store.versions(kind, group)
+            name = next((str(e.meta.get("func")) for e in entries if (e.meta or {}).get("func")),
+                        group)
+            hits = misses = 0
+            saved = 0.0
+            for version in versions:
+                c = counts.get((kind, group, version))
+                if c is not None:
+                    hits, misses, saved = hits + c.hits, misses + c.misses, saved + c.time_saved
+            rows.append(GroupRow(kind, group, name, len(versions), current.get(group),
+                                 len(entries), sum(e.size or 0 for e in entries), hits, misses,
+                                 saved))
+    return rows
+
+
+def format_table(rows: list[GroupRow], location: Any) -> str:
+    """A plain-text table (terminal, nbconvert and the panel's fallback all read it)."""
+    total = sum(r.bytes for r in rows)
+    lines = [f"jlcache at {location}: {len(rows)} cached functions/cells, {human_bytes(total)}"]
+    if not rows:
+        return lines[0] + "\n(nothing cached yet)"
+    header = ("kind", "name", "versions", "entries", "size", "hits", "misses", "saved")
+    table = [header]
+    for r in sorted(rows, key=lambda r: (r.kind, r.name)):
+        table.append((r.kind[:-1], r.name[:60], str(r.versions), str(r.entries),
+                      human_bytes(r.bytes), str(r.hits), str(r.misses), f"{r.time_saved:.2f}s"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        lines.append("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
+    return "\n".join(lines)
+
+
+def resolve_target(store: Any, ns: dict, target: str) -> list[tuple[str, str]]:
+    """The ``(kind, group)`` pairs ``target`` names; empty if none (never builds a path)."""
+    groups = {kind: set(store.groups(kind)) for kind in KINDS}
+    obj = ns.get(target)
+    if obj is not None and callable(obj):
+        group = _function_group(obj)
+        if group is not None and group in groups["functions"]:
+            return [("functions", group)]
+    exact = [(k, g) for k in KINDS for g in groups[k] if g == target]
+    if exact:
+        return exact
+    return [(k, g) for k in KINDS for g in sorted(groups[k])
+            if g.endswith("." + target) or g.endswith("-" + target)]
+
+
+def _function_group(obj: Any) -> str | None:
+    from jlcache._memorized import group_name
+    from jlcache.identity import identify
+
+    func = obj.func if getattr(obj, "_jlcache_memorized", False) else obj
+    try:
+        return group_name(identify(func).name)
+    except Exception:
+        return None
+
+
+def delete_groups(store: Any, targets: list[tuple[str, str]]) -> int:
+    """Delete whole groups; returns the number of entries removed."""
+    from jlcache import events
+
+    removed = 0
+    for kind, group in targets:
+        removed += len(store.entries(kind, group))
+        store.delete_group(kind, group)
+        events.publish("cache.clear", kind=kind, group=group, func=group, version=None, key=None)
+    return removed
+
+
+def clear_stale(store: Any) -> list[tuple[str, str, str]]:
+    """Delete versions that are not the definition live in this session.
+
+    Only groups the session knows a current version of are touched: a function or cell never
+    run in this session might still be defined in a notebook not open now.
+    """
+    from jlcache import events, stats
+
+    removed = []
+    for kind in KINDS:
+        current = stats.current_versions(kind)
+        for group in store.groups(kind):
+            live = current.get(group)
+            if live is None:
+                continue
+            for version in store.versions(kind, group):
+                if version != live:
+                    store.delete_version(kind, group, version)
+                    removed.append((kind, group, version))
+                    events.publish("cache.clear", kind=kind, group=group, func=group,
+                                   version=version, key=None)
+    return removed

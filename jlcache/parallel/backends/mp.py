@@ -1,0 +1,77 @@
+"""Process workers from the standard library (``"multiprocessing"``).
+
+A ``concurrent.futures.ProcessPoolExecutor`` on the platform's default start method (or
+``context=`` from the backend parameters), created per call and kept for the duration of a
+``with Parallel(...)`` block. The executor (unlike ``multiprocessing.Pool``) notices a
+worker that dies, so a crash becomes an error instead of a hang. Payloads are cloudpickle
+bytes made by the engine, so lambdas and notebook functions work here too.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from jlcache.parallel.backends._procs import crash_error
+from jlcache.parallel.backends.base import ParallelBackendBase
+
+__all__ = ["MultiprocessingBackend"]
+
+
+class MultiprocessingBackend(ParallelBackendBase):
+    name = "multiprocessing"
+    supports_timeout = True
+    supports_cancel = True
+
+    def __init__(self, nesting_level: int | None = None, inner_max_num_threads: int | None = None,
+                 context: str | None = None, **kwargs: Any) -> None:
+        super().__init__(nesting_level, inner_max_num_threads, **kwargs)
+        self.context = context
+        self._pool: ProcessPoolExecutor | None = None
+        self._procs: list[Any] = []
+
+    def start(self, n_jobs: int) -> int:
+        """Idempotent: a pool that broke (a worker died) since is replaced."""
+        if self._pool is not None and getattr(self._pool, "_broken", False):
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._pool is None:
+            ctx = multiprocessing.get_context(self.context)
+            self._pool = ProcessPoolExecutor(n_jobs, mp_context=ctx)
+            self._n = n_jobs
+        return self._n
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        future = self._pool.submit(fn, *args)
+        # remember the worker processes: after a crash, their exit codes say what happened
+        self._procs = list(getattr(self._pool, "_processes", {}).values()) or self._procs
+        return future
+
+    def stop(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list(getattr(pool, "_processes", {}).values())
+        for proc in procs:
+            try:
+                proc.kill()
+            except Exception:
+                pass
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.join(timeout=1)
+
+    def crash_error(self, exc: BaseException) -> BaseException | None:
+        if not isinstance(exc, BrokenProcessPool):
+            return None
+        for proc in self._procs:
+            proc.join(timeout=0.5)
+        return crash_error([p.exitcode for p in self._procs], "multiprocessing")

@@ -1,0 +1,83 @@
+"""Cache-aware dispatch: hits never leave the parent, misses are stored as they come back.
+
+For a batch whose tasks call a ``MemorizedFunc`` (``_jlcache_memorized``), the parent looks
+up every task (``_lookup``), sends only the misses - calling the plain ``.func`` in the worker,
+so workers need not see the cache directory - and stores each result when its batch returns
+(``_store``). Results stored before an error or an interrupt stay stored, so running the
+same call again resumes instead of starting over.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any
+
+__all__ = ["CachePlan", "plan_batch"]
+
+_first = itemgetter(0)
+
+
+def _memorized(func: Any) -> bool:
+    return getattr(func, "_jlcache_memorized", False) is True
+
+
+def _any_memorized(tasks: list) -> bool:
+    try:
+        funcs = set(map(_first, tasks))
+    except TypeError:  # unhashable callables: check them one by one
+        funcs = [task[0] for task in tasks]
+    return any(_memorized(f) for f in funcs)
+
+
+class CachePlan:
+    """Which positions of a batch are already known, and how to store the rest."""
+
+    __slots__ = ("n", "sent_positions", "stores", "values")
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.values: dict[int, Any] = {}          # position -> cached value
+        self.sent_positions: list[int] = []       # position of each task sent to a worker
+        self.stores: dict[int, tuple] = {}        # index in sent list -> (mfunc, ref, args, kwargs)
+
+    def position(self, sent_index: int) -> int:
+        return self.sent_positions[sent_index]
+
+    def store(self, results: list, durations: list | None) -> None:
+        """Store the results that came back (all of them, or those before a failure)."""
+        for i, value in enumerate(results):
+            entry = self.stores.get(i)
+            if entry is not None:
+                mfunc, ref, args, kwargs = entry
+                duration = durations[i] if durations and i < len(durations) else 0.0
+                mfunc._store(ref, value, duration, args, kwargs)
+
+    def merge(self, results: list) -> list:
+        out: list = [None] * self.n
+        for pos, value in self.values.items():
+            out[pos] = value
+        for pos, value in zip(self.sent_positions, results, strict=False):
+            out[pos] = value
+        return out
+
+
+def plan_batch(tasks: list) -> tuple[CachePlan | None, list]:
+    """``(plan, tasks to send)``; ``(None, tasks)`` when no task calls a cached function."""
+    if not _any_memorized(tasks):
+        return None, tasks
+    from jlcache.memory import MISS
+
+    plan = CachePlan(len(tasks))
+    send: list = []
+    for pos, (func, args, kwargs) in enumerate(tasks):
+        if _memorized(func):
+            ref, value = func._lookup(args, kwargs)
+            if value is not MISS:
+                plan.values[pos] = value
+                continue
+            plan.stores[len(send)] = (func, ref, args, kwargs)
+            send.append((func.func, args, kwargs))
+        else:
+            send.append((func, args, kwargs))
+        plan.sent_positions.append(pos)
+    return plan, send

@@ -1,0 +1,298 @@
+"""One ``Parallel`` call in motion: batches out, results back, in order, with events.
+
+::
+
+    user iterable --islice--> batch (list of tasks) --[cache plan]--> payload --submit--> backend
+          ^                                                                              |
+          |  refill up to `window` batches in flight            future.add_done_callback |
+          +---- _completed() <-- SimpleQueue of finished batches <-----------------------+
+                     |  replay worker events, store cache misses, record durations,
+                     v  publish job.progress (throttled), raise the first failure
+             ordered / unordered results
+
+The driver runs in the consumer's thread and never sleeps: it blocks on the queue (with a
+deadline when ``timeout`` is set), which a KeyboardInterrupt interrupts. Any abnormal end -
+task error, Ctrl-C, timeout, a closed generator, ``cancel()`` - cancels queued batches and,
+when some are still running, asks the backend to ``abort`` (kill its workers).
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections import deque
+from itertools import islice
+from typing import Any
+
+from jlcache import events
+from jlcache.errors import TaskTimeoutError
+from jlcache.parallel.cached import plan_batch
+from jlcache.parallel.describe import describe_func, describe_task, unpicklable_error
+from jlcache.parallel.sharing import dumps
+from jlcache.parallel.tasks import (
+    RemoteTraceback,
+    TaskFailure,
+    compact,
+    run_batch,
+    run_pickled,
+)
+
+__all__ = ["JobCancelled", "Run"]
+
+PROGRESS_EVERY = 0.2
+ERROR_GRACE = 0.25  # seconds running batches may take to finish after a task error
+_WAKE = object()
+
+
+class JobCancelled(Exception):
+    """Internal: ``cancel()`` was called (a background job, the panel's cancel button)."""
+
+
+class _Batch:
+    __slots__ = ("future", "idx", "plan", "sent", "start", "submitted", "tasks")
+
+    def __init__(self, idx: int, start: int, tasks: list, plan: Any, sent: list) -> None:
+        self.idx, self.start, self.tasks, self.plan, self.sent = idx, start, tasks, plan, sent
+        self.future: Any = None
+        self.submitted = 0.0
+
+
+class Run:
+    """Drives one call; ``start()`` dispatches the first batches, ``completed()`` the rest."""
+
+    def __init__(self, *, backend: Any, n_jobs: int, iterable: Any, batcher: Any, window: int,
+                 timeout: float | None, sharer: Any, job: dict, reporters: list) -> None:
+        self.backend, self.n_jobs, self.batcher = backend, n_jobs, batcher
+        self.window, self.timeout, self.sharer = window, timeout, sharer
+        self.job, self.reporters = job, reporters
+        self.total: int | None = len(iterable) if hasattr(iterable, "__len__") else None
+        self._it = iter(iterable)
+        self._in_process = backend.uses_threads
+        self._thread_worker = backend.uses_threads and backend.name != "sequential"
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._inflight: dict[int, _Batch] = {}
+        self._ready: deque[_Batch] = deque()
+        self._stop = [False]
+        self._cancel_requested = False
+        self._exhausted = False
+        self._n_batches = self._n_tasks = 0
+        self.done = self.errors = 0
+        self.status: str | None = None
+        self._announced = False
+        self._t0 = time.monotonic()
+        self._last_progress = self._t0
+
+    # --- public --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Publish ``job.start`` (naming the function of the first task) and dispatch."""
+        try:
+            first = self._take()
+            if first and not self.job["func"] and isinstance(first[0], tuple) and first[0]:
+                self.job["func"] = describe_func(first[0][0])
+            self._announce()
+            if first:
+                self._dispatch(first)
+            self._fill()
+        except BaseException as exc:
+            self.finish(_status_of(exc))
+            raise
+
+    def _announce(self) -> None:
+        if not self._announced:
+            self._announced = True
+            events.publish("job.start", **self.job, total=self.total, n_jobs=self.n_jobs)
+
+    def cancel(self) -> None:
+        """Ask the driver (possibly blocked in another thread) to stop."""
+        self._cancel_requested = True
+        self._stop[0] = True
+        self._q.put(_WAKE)
+
+    def completed(self) -> Any:
+        """Yield ``(batch index, results)`` as batches finish; cleans up however it ends."""
+        status = "error"
+        try:
+            while self._inflight or self._ready:
+                batch = self._next_done()
+                results = self._collect(batch)
+                self._fill()  # keep workers busy while the consumer handles these results
+                yield batch.idx, results
+            status = "done"
+        except BaseException as exc:
+            status = _status_of(exc)
+            raise
+        finally:
+            self.finish(status)
+
+    def finish(self, status: str) -> None:
+        if self.status is not None:
+            return
+        self.status = status
+        self._announce()
+        try:
+            if status != "done":
+                self._stop_everything(ERROR_GRACE if status == "error" else 0.0)
+        finally:
+            try:
+                self.backend_release()
+            finally:
+                elapsed = time.monotonic() - self._t0
+                self._report(final=True)
+                for reporter in self.reporters:
+                    try:
+                        reporter.close(status, self.done, self.total, self.errors)
+                    except Exception:
+                        pass
+                events.publish("job.end", id=self.job["id"], status=status, elapsed=elapsed,
+                               done=self.done, errors=self.errors)
+
+    backend_release: Any = staticmethod(lambda: None)  # set by Parallel (stop or keep the pool)
+
+    # --- dispatch ------------------------------------------------------------------------
+    def _take(self) -> list:
+        if self._exhausted:
+            return []
+        remaining = None if self.total is None else self.total - self._n_tasks
+        tasks = list(islice(self._it, self.batcher.next_size(remaining, self.n_jobs)))
+        if not tasks:
+            self._exhausted = True
+        return tasks
+
+    def _fill(self) -> None:
+        while not self._exhausted and len(self._inflight) < self.window:
+            if self._cancel_requested:
+                raise JobCancelled("the job was cancelled")
+            t0 = time.perf_counter()
+            tasks = self._take()
+            if tasks:
+                self._dispatch(tasks)
+                self.batcher.record_parent(len(tasks), time.perf_counter() - t0)
+
+    def _dispatch(self, tasks: list) -> None:
+        plan, sent = plan_batch(tasks)
+        batch = _Batch(self._n_batches, self._n_tasks, tasks, plan, sent)
+        self._n_batches += 1
+        self._n_tasks += len(tasks)
+        if not sent:
+            self._ready.append(batch)  # every task was a cache hit
+            return
+        timed = plan is not None
+        if self._in_process:
+            fut = self.backend.submit(run_batch, sent, self._stop, timed, self._thread_worker)
+        else:
+            try:
+                payload = dumps(compact(sent), self.sharer)
+            except Exception as exc:
+                raise unpicklable_error(sent, batch.start, exc) from exc
+            fut = self.backend.submit(run_pickled, payload, timed)
+        batch.future = fut
+        batch.submitted = time.monotonic()
+        self._inflight[batch.idx] = batch
+        put = self._q.put
+        fut.add_done_callback(lambda _f, b=batch: put(b))
+
+    # --- collect -------------------------------------------------------------------------
+    def _next_done(self) -> _Batch:
+        if self._ready:
+            return self._ready.popleft()
+        wait = None
+        if self.timeout is not None and self._inflight:
+            oldest = min(self._inflight.values(), key=lambda b: b.submitted)
+            wait = max(oldest.submitted + self.timeout - time.monotonic(), 0.0)
+        try:
+            item = self._q.get(timeout=wait)
+        except queue.Empty:
+            raise self._timeout_error() from None
+        if item is _WAKE:
+            raise JobCancelled("the job was cancelled")
+        del self._inflight[item.idx]
+        return item
+
+    def _timeout_error(self) -> TaskTimeoutError:
+        oldest = min(self._inflight.values(), key=lambda b: b.submitted)
+        what = describe_task(oldest.tasks[0])
+        span = f"task #{oldest.start}" if len(oldest.tasks) == 1 else \
+            f"tasks #{oldest.start}-#{oldest.start + len(oldest.tasks) - 1}"
+        return TaskTimeoutError(
+            f"{span} ({what}) did not finish within timeout={self.timeout}s. The running tasks "
+            "were stopped; raise the timeout or split the work into smaller tasks.")
+
+    def _collect(self, batch: _Batch) -> list:
+        if batch.future is None:
+            results = batch.plan.merge([])
+        else:
+            try:
+                out = batch.future.result()
+            except BaseException as exc:
+                crash = self.backend.crash_error(exc)
+                if crash is not None:
+                    raise crash from exc
+                raise
+            if type(out) is TaskFailure:
+                self._raise_failure(batch, out)
+            results, duration, durations, worker_events = out
+            if worker_events:
+                events.replay(worker_events)
+            self.batcher.record(len(batch.sent), duration)
+            if batch.plan is not None:
+                batch.plan.store(results, durations)
+                results = batch.plan.merge(results)
+        self.done += len(batch.tasks)
+        self._report()
+        return results
+
+    def _raise_failure(self, batch: _Batch, failure: TaskFailure) -> None:
+        self.errors += 1
+        if failure.events:
+            events.replay(failure.events)
+        position = failure.position
+        if batch.plan is not None:
+            batch.plan.store(failure.results, failure.durations)
+            position = batch.plan.position(position)
+        exc = failure.exc
+        index = batch.start + position
+        if failure.tb:
+            exc.__cause__ = RemoteTraceback(f"\n\"\"\"\n{failure.tb}\"\"\"")
+        note = (f"jlcache: raised by task #{index} ({describe_task(batch.tasks[position])}) "
+                f"on the {self.backend.name!r} backend")
+        if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
+        raise exc
+
+    def _report(self, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self._last_progress < PROGRESS_EVERY:
+            return
+        self._last_progress = now
+        events.publish("job.progress", id=self.job["id"], done=self.done, total=self.total,
+                       errors=self.errors)
+        for reporter in self.reporters:
+            try:
+                reporter.update(self.done, self.total, self.errors)
+            except Exception:
+                pass
+
+    # --- abnormal end --------------------------------------------------------------------
+    def _stop_everything(self, grace: float) -> None:
+        """Cancel queued batches; kill running ones unless they finish within ``grace``.
+
+        A task error gets a short grace so the pool usually stays warm for the next call;
+        Ctrl-C, ``cancel()`` and a closed generator get none.
+        """
+        self._stop[0] = True
+        running = [b.future for b in self._inflight.values()
+                   if not b.future.cancel() and not b.future.done()]
+        self._inflight.clear()
+        self._ready.clear()
+        if running and grace > 0:
+            from concurrent.futures import wait
+
+            running = list(wait(running, timeout=grace).not_done)
+        if running and self.backend.supports_cancel:
+            self.backend.abort()
+
+
+def _status_of(exc: BaseException) -> str:
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit, JobCancelled)):
+        return "cancelled"
+    return "error"

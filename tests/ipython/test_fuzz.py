@@ -1,0 +1,100 @@
+"""Malformed magic arguments: always a ``UsageError`` with a message, never a change to the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from IPython.core.error import UsageError
+
+from tests.ipython.conftest import run
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+_junk = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_token = st.one_of(
+    st.sampled_from(["-n", "-b", "--memo", "--ordered", "--unordered", "--batch-size",
+                     "--no-progress", "--bg", "--name", "--ignore", "--force", "--off",
+                     "--verbose", "--stale", "--all", "--yes", "--mmap-mode", "-", "--", "'",
+                     '"', "(", "[", "lambda", ":", "0", "-1", "../../etc", "/", "*", "x y"]),
+    _junk,
+)
+_line = st.lists(_token, max_size=6).map(" ".join)
+_fuzz = settings(max_examples=40, deadline=None, database=None,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def cached(ip):
+    from jlcache.ipython import get_memory
+
+    memory = get_memory()
+    ip.user_ns["memory"] = memory
+    run(ip, "@memory.cache\ndef square(v):\n    return v * v\nsquare(3)")
+    run(ip, "%%memo --name kept\nkept = 1")
+    memory.store.flush() if hasattr(memory.store, "flush") else None
+    return Path(memory.store.location)
+
+
+def _must_fail(call) -> None:
+    try:
+        call()
+    except UsageError as exc:
+        assert str(exc).strip(), "a UsageError must carry a message"
+    else:
+        raise AssertionError("expected a UsageError")
+
+
+@_fuzz
+@given(line=_line)
+def test_memo_rejects_malformed_arguments(ip, cached, line):
+    before = snapshot(cached)
+    bad = f"{line} --bogus-option"  # always malformed, whatever else the line holds
+    _must_fail(lambda: ip.run_cell_magic("memo", bad, "kept = 2"))
+    assert snapshot(cached) == before and ip.user_ns["kept"] == 1
+
+
+@_fuzz
+@given(name=_junk.filter(lambda s: s.strip() and not s.strip().replace("-", "").replace("_", "").replace(".", "").isalnum()))
+def test_memo_rejects_unsafe_slot_names(ip, cached, name):
+    before = snapshot(cached)
+    _must_fail(lambda: ip.run_cell_magic("memo", f"--name {name!r}", "kept = 2"))
+    assert snapshot(cached) == before
+
+
+@_fuzz
+@given(line=_line)
+def test_pmap_rejects_malformed_arguments(ip, cached, line):
+    before = snapshot(cached)
+    _must_fail(lambda: ip.run_line_magic("pmap", f"--memo {line} undefined_func_xyz"))
+    _must_fail(lambda: ip.run_line_magic("pmap", f"--memo -n 0 {line}"))
+    assert snapshot(cached) == before
+
+
+@_fuzz
+@given(line=_line)
+def test_jlcache_rejects_malformed_arguments(ip, cached, line):
+    before = snapshot(cached)
+    _must_fail(lambda: ip.run_line_magic("jlcache", f"clear {line} no_such_target --stale"))
+    _must_fail(lambda: ip.run_line_magic("jlcache", f"bogus-command {line}"))
+    assert snapshot(cached) == before
+
+
+@_fuzz
+@given(target=st.one_of(_junk, st.sampled_from(["../../etc", "..", "../cache/functions", "/etc",
+                                                "functions/__main__.square/..", "~"])))
+def test_clear_targets_resolve_inside_the_cache_only(ip, cached, tmp_path, target):
+    sentinel = tmp_path / "outside.txt"
+    sentinel.write_text("keep")
+    before = snapshot(cached)
+    try:
+        ip.run_line_magic("jlcache", f"clear {target!r}")
+    except UsageError:
+        assert snapshot(cached) == before
+    assert sentinel.read_text() == "keep"

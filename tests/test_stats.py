@@ -1,0 +1,74 @@
+"""Session counters fed by the event bus (including events replayed from workers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jlcache import events, stats
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters():
+    stats.ensure_listening()
+    stats.reset()
+    yield
+    stats.reset()
+
+
+def publish(name, group="mod.f", version="v1", **extra):
+    events.publish(name, kind="functions", group=group, func=group, version=version, key="k",
+                   **extra)
+
+
+def test_hits_misses_stores_and_time_saved_are_counted_per_version():
+    publish("cache.miss")
+    publish("cache.store", bytes=10, duration=2.0)
+    publish("cache.hit", duration=2.0, bytes=10)
+    publish("cache.hit", duration=1.5, bytes=10)
+    publish("cache.hit", version="v2", duration=1.0)
+    snap = stats.snapshot()
+    assert snap[("functions", "mod.f", "v1")] == stats.Counts(hits=2, misses=1, stores=1,
+                                                              time_saved=3.5)
+    assert snap[("functions", "mod.f", "v2")].hits == 1
+
+
+def test_events_replayed_from_workers_count_too():
+    worker_events = [events.Event("cache.hit", {"kind": "functions", "group": "g", "func": "g",
+                                                "version": "v", "key": "k", "duration": 0.5})]
+    events.replay(worker_events)
+    assert stats.snapshot()[("functions", "g", "v")].hits == 1
+
+
+def test_cells_are_their_own_kind_and_other_events_are_ignored():
+    events.publish("cache.hit", kind="cells", group="slot", func="slot", version="s", key="k",
+                   duration=None)
+    events.publish("job.start", id=1, backend="loky", n_jobs=2, total=3, func="f")
+    publish("cache.clear")
+    snap = stats.snapshot()
+    assert list(snap) == [("cells", "slot", "s")]
+    assert snap[("cells", "slot", "s")].time_saved == 0.0
+
+
+def test_snapshot_is_a_copy():
+    publish("cache.hit", duration=1.0)
+    snap = stats.snapshot()
+    snap[("functions", "mod.f", "v1")].hits = 99
+    assert stats.snapshot()[("functions", "mod.f", "v1")].hits == 1
+
+
+def test_current_versions_and_reset():
+    stats.mark_current("functions", "mod.f", "v1")
+    stats.mark_current("functions", "mod.f", "v2")
+    stats.mark_current("cells", "slot", "s1")
+    assert stats.current_versions("functions") == {"mod.f": "v2"}
+    assert stats.current_versions("cells") == {"slot": "s1"}
+    publish("cache.hit")
+    stats.reset()
+    assert stats.snapshot() == {} and stats.current_versions("functions") == {}
+
+
+def test_ensure_listening_subscribes_once():
+    stats.ensure_listening()
+    stats.ensure_listening()
+    publish("cache.miss")
+    assert stats.snapshot()[("functions", "mod.f", "v1")].misses == 1

@@ -1,0 +1,84 @@
+"""Fixtures for the panel tests, and a stand-in for ``jlcache.store.Store`` holding entries in memory (contract in
+docs/architecture.md), so the panel's logic is tested without the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+
+class EntryRef(NamedTuple):
+    kind: str
+    group: str
+    version: str
+    key: str
+
+
+@dataclass
+class EntryInfo:
+    ref: EntryRef
+    path: Path
+    size: int
+    created: float
+    last_access: float
+    duration: float
+    args: str
+    meta: dict = field(default_factory=dict)
+
+
+class FakeStore:
+    def __init__(self, location: str = "/tmp/fake-cache") -> None:
+        self.location = Path(location)
+        self.entries_by_ref: dict[EntryRef, EntryInfo] = {}
+        self.info: dict[tuple[str, str, str], dict] = {}
+        self.calls: list[tuple] = []
+
+    def add(self, kind: str, group: str, version: str, key: str, size: int = 100, *,
+            created: float = 1000.0, last_access: float | None = None, duration: float = 0.5,
+            args: str = "") -> EntryRef:
+        ref = EntryRef(kind, group, version, key)
+        self.entries_by_ref[ref] = EntryInfo(ref, self.location / kind / group / version / key, size,
+                                             created, last_access or created, duration, args or key)
+        self.info.setdefault((kind, group, version), {"module": "__main__", "qualname": group.split(".")[-1],
+                                                      "first_line": f"def {group}(x):", "created": created})
+        return ref
+
+    def read_info(self, kind: str, group: str, version: str) -> dict:
+        return self.info.get((kind, group, version), {})
+
+    def groups(self, kind: str) -> list[str]:
+        return sorted({r.group for r in self.entries_by_ref if r.kind == kind})
+
+    def versions(self, kind: str, group: str) -> list[str]:
+        return sorted({r.version for r in self.entries_by_ref if r.kind == kind and r.group == group})
+
+    def entries(self, kind: str, group: str | None = None, version: str | None = None) -> list[EntryInfo]:
+        return [i for r, i in self.entries_by_ref.items() if r.kind == kind
+                and group in (None, r.group) and version in (None, r.version)]
+
+    def delete(self, ref: EntryRef) -> None:
+        self.calls.append(("delete", ref))
+        del self.entries_by_ref[ref]
+
+    def delete_version(self, kind: str, group: str, version: str) -> None:
+        self.calls.append(("delete_version", kind, group, version))
+        for ref in [r for r in self.entries_by_ref if r[:3] == (kind, group, version)]:
+            del self.entries_by_ref[ref]
+
+    def delete_group(self, kind: str, group: str) -> None:
+        self.calls.append(("delete_group", kind, group))
+        for ref in [r for r in self.entries_by_ref if r[:2] == (kind, group)]:
+            del self.entries_by_ref[ref]
+
+    def clear(self) -> None:
+        self.calls.append(("clear",))
+        self.entries_by_ref.clear()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def fake_store() -> FakeStore:
+    return FakeStore()
