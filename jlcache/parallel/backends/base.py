@@ -48,6 +48,11 @@ class ParallelBackendBase:
     - ``supports_cancel``: ``abort`` can stop *running* tasks (e.g. by killing workers).
     - ``remote``: workers may be on other machines (no shared filesystem or ``/dev/shm``).
     - ``default_window``: batches kept in flight per worker (the engine's ``pre_dispatch``).
+
+    Tuning attributes: ``default_n_jobs`` is what ``n_jobs=None`` means (1 locally; a
+    cluster backend uses -1, the whole cluster, whose size is the user's choice), and
+    ``batch_target`` the seconds of work an automatic batch aims at (longer on a cluster,
+    where each task round trip costs milliseconds).
     """
 
     name = "base"
@@ -58,6 +63,8 @@ class ParallelBackendBase:
     supports_cancel = False
     remote = False
     default_window = 2
+    default_n_jobs = 1
+    batch_target = 0.05
 
     def __init__(self, nesting_level: int | None = None,
                  inner_max_num_threads: int | None = None, **backend_kwargs: Any) -> None:
