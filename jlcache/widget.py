@@ -1,8 +1,9 @@
 """The jlcache panel: a live anywidget view of the cache and of running jobs.
 
 Thin on purpose: what the rows contain, how clears resolve and how updates are throttled
-live in ``panel_model`` (pure, unit-tested); this module wires them to the event bus and
-to the browser.
+live in the pure, unit-tested ``panel_*`` modules (``panel_model`` rows, ``panel_clear``,
+``panel_jobs``, ``panel_throttle``, ``panel_text``); this module wires them to the event
+bus and to the browser.
 
     engine events --(any thread)--> Panel._on_event: mark dirty, poke the Coalescer
     Coalescer timer (<= 10/s) -----> Panel._flush: rescan if needed, set synced traits
@@ -32,18 +33,12 @@ import traitlets as t
 
 from jlcache import events, stats
 from jlcache.errors import JlcacheError
-from jlcache.panel_model import (
-    SORT_KEYS,
-    Cleared,
-    Coalescer,
-    JobTracker,
-    PanelState,
-    Scan,
-    clear_target,
-    parse_row_id,
-    scan,
-    text_table,
-)
+from jlcache.panel_clear import Cleared, clear_target
+from jlcache.panel_ids import parse_row_id
+from jlcache.panel_jobs import JobTracker
+from jlcache.panel_model import SORT_KEYS, PanelState, Scan, scan
+from jlcache.panel_text import text_table
+from jlcache.panel_throttle import Coalescer
 
 __all__ = ["Panel", "panel"]
 
@@ -172,7 +167,11 @@ class Panel(anywidget.AnyWidget):
             if self._tracker.handle(name, event.data, event.time):
                 self._dirty_jobs = True
                 self._coalescer.poke()
-        elif name == "cache.hit" or name == "cache.miss":
+        elif name == "cache.hit":
+            self._state.hits.record(event.data, event.time)
+            self._dirty_stats = True
+            self._coalescer.poke()
+        elif name == "cache.miss":
             self._dirty_stats = True
             self._coalescer.poke()
         elif name == "cache.store" or name == "cache.clear":
@@ -235,6 +234,7 @@ class Panel(anywidget.AnyWidget):
                     view.pages[str(msg.get("id"))] = max(0, int(msg.get("page") or 0))
                 elif kind == "sort" and msg.get("key") in SORT_KEYS:
                     view.sort, view.desc = msg["key"], bool(msg.get("desc", True))
+                    view.pages.clear()  # a new order starts at its first page
                 else:
                     raise ValueError(f"unknown panel message {msg!r}")
                 self._dirty_stats = True

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
+
 
 class EntryRef(NamedTuple):
     kind: str
@@ -25,6 +27,7 @@ class EntryInfo:
     duration: float
     args: str
     meta: dict = field(default_factory=dict)
+    disk: int = 0  # allocated bytes; 0 = not measured (the panel then uses size)
 
 
 class FakeStore:
@@ -36,10 +39,10 @@ class FakeStore:
 
     def add(self, kind: str, group: str, version: str, key: str, size: int = 100, *,
             created: float = 1000.0, last_access: float | None = None, duration: float = 0.5,
-            args: str = "") -> EntryRef:
+            args: str = "", disk: int = 0) -> EntryRef:
         ref = EntryRef(kind, group, version, key)
         self.entries_by_ref[ref] = EntryInfo(ref, self.location / kind / group / version / key, size,
-                                             created, last_access or created, duration, args or key)
+                                             created, last_access or created, duration, args or key, disk=disk)
         self.info.setdefault((kind, group, version), {"module": "__main__", "qualname": group.split(".")[-1],
                                                       "first_line": f"def {group}(x):", "created": created})
         return ref
@@ -76,9 +79,22 @@ class FakeStore:
         self.entries_by_ref.clear()
 
 
-import pytest  # noqa: E402
-
-
 @pytest.fixture
 def fake_store() -> FakeStore:
     return FakeStore()
+
+
+@pytest.fixture
+def build_state():
+    """``build(store, stats, current, **view) -> (state, sections, summary)`` for one scan."""
+    from jlcache.panel_model import PanelState, scan
+
+    def build(store, stats=None, current=None, **view):
+        state = PanelState()
+        state.scan = scan(store)
+        for k, v in view.items():
+            setattr(state.view, k, v)
+        current = current or {}
+        return state, state.sections(stats or {}, current), state.summary(current)
+
+    return build

@@ -64,15 +64,55 @@ def test_rows_after_known_cache_operations(memory, make_panel):
     assert len(groups) == 1 and groups[0]["label"].endswith("square")
     g = groups[0]
     disk = memory.store.entries("functions")
-    assert (g["entries"], g["bytes"]) == (2, sum(e.size for e in disk))
+    assert (g["entries"], g["bytes"]) == (2, sum(e.disk for e in disk))
     assert (g["hits"], g["misses"]) == (1, 2)
     (version,) = [r for r in p.rows() if r["type"] == "version"]
     assert version["state"] == "current"
     entries = [r for r in p.rows() if r["type"] == "entry"]
     assert sorted(r["id"] for r in entries) == sorted(
         "/".join(["functions", e.ref.group, e.ref.version, e.ref.key]) for e in disk)
-    assert {r["bytes"] for r in entries} == {e.size for e in disk}
+    assert sorted((r["bytes"], r["file_bytes"]) for r in entries) == sorted((e.disk, e.size) for e in disk)
     assert p.summary["entries"] == 2 and p.summary["location"] == str(memory.store.location)
+
+
+def test_sizes_are_allocated_bytes_so_the_total_is_the_store_size(memory, make_panel):
+    @memory.cache
+    def blob(n):
+        return b"x" * n
+
+    for n in (10, 5000, 70_000):  # less than a block, a block and a bit, many blocks
+        blob(n)
+    p = make_panel(memory)
+    _expand_all(p)
+    infos = memory.store.entries("functions")
+    assert any(i.disk != i.size for i in infos)  # the two measures differ here, so the test can fail
+    assert p.summary["bytes"] == memory.store.size() == sum(i.disk for i in infos)
+    (g,) = [r for r in p.rows() if r["type"] == "group"]
+    assert g["bytes"] == memory.store.size()
+    entries = {r["id"].rsplit("/", 1)[1]: r for r in p.rows() if r["type"] == "entry"}
+    assert {k: (r["bytes"], r["file_bytes"]) for k, r in entries.items()} == {
+        i.ref.key: (i.disk, i.size) for i in infos}
+    victim = min(infos, key=lambda i: i.size)
+    done = p.clear(f"functions/{victim.ref.group}/{victim.ref.version}/{victim.ref.key}")
+    assert done.bytes == victim.disk
+    assert p.summary["bytes"] == memory.store.size() == sum(i.disk for i in infos) - victim.disk
+
+
+def test_hits_update_last_used_at_once_and_count_bytes_loaded(memory, make_panel):
+    square = _cached(memory)
+    square(1)
+    p = make_panel(memory)
+    _expand_all(p)
+    (entry,) = [r for r in p.rows() if r["type"] == "entry"]
+    before = entry["last_used"]
+    time.sleep(0.05)  # the hit must be visibly later than the store
+    square(1)
+    deadline = time.monotonic() + 3
+    while _by_id(p)[entry["id"]]["last_used"] == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _by_id(p)[entry["id"]]["last_used"] > before  # no rescan needed: the hit event said so
+    (version,) = [r for r in p.rows() if r["type"] == "version"]
+    assert version["served"] > 0 and version["served_size"]  # exact sums: test_panel_model
 
 
 def test_clear_message_deletes_exactly_the_targeted_entry(memory, make_panel, cache_dir):
@@ -139,7 +179,6 @@ def test_counts_include_hits_in_worker_processes(memory, make_panel):
     p = make_panel(memory)
     Parallel(n_jobs=2, backend="loky")(delayed(square)(i) for i in range(4))   # 1 hit, 3 misses
     Parallel(n_jobs=2, backend="loky")(delayed(square)(i) for i in range(4))   # 4 hits
-    time.sleep(0.3)
     p.refresh()
     (g,) = [r for r in p.rows() if r["type"] == "group"]
     assert (g["hits"], g["misses"], g["entries"]) == (5, 4, 4)
@@ -232,10 +271,14 @@ def test_sort_and_page_messages_change_what_is_synced(memory, make_panel):
         square(i)
     p = make_panel(memory)
     _expand_all(p)
+    (version,) = [r for r in p.rows() if r["type"] == "version"]
+    p._on_msg(p, {"type": "page", "id": version["id"], "page": 1}, [])
+    assert p.view["pages"] == {version["id"]: 1}
     p._on_msg(p, {"type": "sort", "key": "size", "desc": False}, [])
-    sizes = [r["bytes"] for r in p.rows() if r["type"] == "entry"]
-    assert sizes == sorted(sizes) and len(sizes) == 3
+    sizes = [(r["bytes"], r["file_bytes"]) for r in p.rows() if r["type"] == "entry"]
+    assert sizes == sorted(sizes) and len(sizes) == 3  # equal blocks are ordered by the data's size
     assert p.view["sort"] == "size" and p.view["desc"] is False
+    assert p.view["pages"] == {}  # a new order starts on its first page
     p._on_msg(p, {"type": "bogus"}, [])
     assert p.status["error"] and "unknown panel message" in p.status["text"]
 
@@ -263,11 +306,12 @@ def test_cancel_a_background_job_from_the_panel(memory, make_panel):
 
     p = make_panel(memory)
     job = Parallel(n_jobs=2, backend="threading", background=True)(
-        delayed(time.sleep)(0.05) for _ in range(400))
+        [delayed(time.sleep)(0.05) for _ in range(400)])  # a sized input: the total is known at once
     deadline = time.monotonic() + 5
-    while not any(j["cancellable"] for j in p.jobs) and time.monotonic() < deadline:
+    while not any(j["cancellable"] and j["done"] for j in p.jobs) and time.monotonic() < deadline:
         time.sleep(0.02)
     (row,) = [j for j in p.jobs if j["cancellable"]]
+    assert row["total"] == 400 and 0 < row["fraction"] < 1 and row["eta_text"]
     p._on_msg(p, {"type": "cancel", "id": row["id"]}, [])
     deadline = time.monotonic() + 5
     while not job.done() and time.monotonic() < deadline:
