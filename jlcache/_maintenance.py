@@ -33,6 +33,7 @@ from jlcache.serialize import read_meta
 __all__ = ["Maintenance"]
 
 FRESH_VERSION = 600.0  # seconds during which an entry-less version is assumed in use
+ARGS_MAX = 200  # characters of an entry's argument summary in listings
 AUTO_EVICT_TARGET = 0.9  # automatic eviction goes below the limit so the next put doesn't rescan
 
 
@@ -51,6 +52,17 @@ def _read_small(path: str) -> bytes | None:
         return os.read(fd, 1 << 20)
     finally:
         os.close(fd)
+
+
+def args_summary(meta: dict) -> str:
+    """``x=3, y='a'`` from the ``input_args`` the memory layer and ``%%memo`` record."""
+    args = meta.get("args")  # a writer may give its own summary
+    if isinstance(args, str):
+        return args
+    inputs = meta.get("input_args")
+    if not isinstance(inputs, dict):
+        return ""
+    return ", ".join(f"{name}={value}" for name, value in inputs.items())[:ARGS_MAX]
 
 
 def _is_real_dir(path: str) -> bool:
@@ -139,7 +151,7 @@ class Maintenance:
                 created=float(meta.get("created") or st.st_mtime),
                 last_access=max(st.st_atime, self._pending.get(ref, 0.0)),
                 duration=float(duration) if isinstance(duration, (int, float)) else None,
-                args=str(meta.get("args", "")), meta=meta, disk=_disk(st),
+                args=args_summary(meta), meta=meta, disk=_disk(st),
             ))
         return out
 

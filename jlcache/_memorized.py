@@ -32,7 +32,14 @@ from jlcache._locks import KeyLocks
 from jlcache._results import MISS, CacheKey, MemorizedResult, NotMemorizedResult
 from jlcache.errors import CorruptEntryError, CorruptEntryWarning, NotCachedWarning, UnhashableError
 from jlcache.hashing import hash as _hash
-from jlcache.identity import bound_state, identify
+from jlcache.identity import (
+    FunctionIdentity,
+    bound_state,
+    exclude_globals,
+    identify,
+    mutated_globals,
+    state_snapshot,
+)
 from jlcache.store import EntryRef, group_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,6 +67,12 @@ class MemorizedFunc:
             from jlcache.memory import Memory
 
             memory = Memory(memory)
+        self._setup(func, memory, ignore, verbose, mmap_mode, cache_validation_callback)
+        self._identity()  # fails early for uncacheable callables, marks the version current
+
+    def _setup(self, func: Callable, memory: Memory, ignore: list[str] | None, verbose: int,
+               mmap_mode: str | None, cache_validation_callback: Callable[[dict], bool] | None,
+               pinned: FunctionIdentity | None = None) -> None:
         self.func = func
         self._memory = memory
         self.ignore = list(ignore or [])
@@ -71,12 +84,20 @@ class MemorizedFunc:
         functools.update_wrapper(self, func, updated=())
         self._name = ""
         self._last: tuple[Any, int, tuple[str, str, str]] = (None, -1, ("", "", ""))
-        self._identity()  # fails early for uncacheable callables, marks the version current
+        # Set in unpickled copies (workers): the identity resolved by the process that pickled
+        # it. A worker may not be able to resolve it the same way (a notebook cell's source
+        # exists only in the kernel), and its copy of the function and of the globals it
+        # reads is a snapshot taken at pickling time, so the pinned identity stays right.
+        self._pinned = pinned
 
     # -- keys -------------------------------------------------------------------------------
 
+    def _ident(self) -> FunctionIdentity:
+        pinned = self._pinned
+        return identify(self.func) if pinned is None else pinned
+
     def _identity(self) -> tuple[str, str, str]:
-        ident = identify(self.func)
+        ident = self._ident()
         last_ident, epoch, parts = self._last  # one read: threads may replace it concurrently
         if ident is last_ident and epoch == stats.epoch:  # identify returns its cached object
             return parts                                  # while nothing changed
@@ -129,17 +150,17 @@ class MemorizedFunc:
             else:  # Store.get has recorded the access (in memory, no write)
                 if self._verbose:
                     _log.info("[Memory] %s: cache hit (%s)", self._name, ref.key)
-                if events.has_subscribers():
-                    events.publish("cache.hit", kind=_KIND, group=ref.group, func=self._name,
-                                   version=ref.version, key=ref.key,
-                                   duration=meta.get("duration"), bytes=meta.get("size"))
+                # no has_subscribers() test: the session counters always listen, through
+                # the bus's counter hook, which costs no Event when nobody else listens
+                events.publish("cache.hit", kind=_KIND, group=ref.group, func=self._name,
+                               version=ref.version, key=ref.key,
+                               duration=meta.get("duration"), bytes=meta.get("size"))
                 return ref, value
         if self._verbose:
             shown = ", ".join(f"{k}={v}" for k, v in self._input_args(args, kwargs).items())
             _log.info("[Memory] cache miss, calling %s(%s) (key %s)", self._name, shown, ref.key)
-        if events.has_subscribers():
-            events.publish("cache.miss", kind=_KIND, group=ref.group, func=self._name,
-                           version=ref.version, key=ref.key)
+        events.publish("cache.miss", kind=_KIND, group=ref.group, func=self._name,
+                       version=ref.version, key=ref.key)
         return ref, MISS
 
     def _load(self, ref: EntryRef, quiet: bool = False) -> tuple[Any, dict]:
@@ -166,7 +187,6 @@ class MemorizedFunc:
         memory = self._memory
         meta = {"duration": duration, "time": time.time() - duration,
                 "input_args": self._input_args(args, kwargs), "func": self._name}
-        meta["args"] = ", ".join(f"{k}={v}" for k, v in meta["input_args"].items())[:200]
         self._write_info(ref)
         try:
             nbytes = memory.store.put(ref, value, meta, compress=memory.compress)
@@ -200,7 +220,7 @@ class MemorizedFunc:
         if mark in _infos_written:
             return
         _infos_written.add(mark)
-        ident = identify(self.func)
+        ident = self._ident()
         info = {"module": ident.module, "qualname": ident.qualname,
                 "signature": signature_line(self.func), "first_line": first_source_line(self.func),
                 "code_hash": ident.code_hash, "deps_hash": ident.deps_hash, "created": time.time()}
@@ -222,9 +242,11 @@ class MemorizedFunc:
                 value, meta = self._load(ref, quiet=True)
                 if value is not MISS:
                     return value, _joblib_meta(meta)
+            snap = state_snapshot(self.func) if self._pinned is None else None
             t0 = _perf()
             out = self.func(*args, **kwargs)
             duration = _perf() - t0
+            ref = self._own_state(ref, snap)
             if self._verbose:
                 _log.info("[Memory] %s computed in %.3fs", self._name, duration)
             meta = self._put(ref, out, duration, args, kwargs)
@@ -232,6 +254,18 @@ class MemorizedFunc:
                 slot.result = out
                 return out, {}
             return self._reload(ref, out), _joblib_meta(meta)
+
+    def _own_state(self, ref: EntryRef, snap: tuple[str, ...] | None) -> EntryRef:
+        """Stop keying on globals the call itself mutated (else every call is a new version)."""
+        names = mutated_globals(self.func, snap)
+        if not names:
+            return ref
+        exclude_globals(self.func, names)
+        _log.warning("[Memory] %s modifies the global%s %s that it reads; %s no longer part "
+                     "of its cache key (pass such state as an argument if the result depends "
+                     "on it).", self._name, "s" if len(names) > 1 else "",
+                     ", ".join(names), "they are" if len(names) > 1 else "it is")
+        return EntryRef(ref.kind, ref.group, self._identity()[2], ref.key)
 
     def _reload(self, ref: EntryRef, out: Any) -> Any:
         """With ``mmap_mode``, return the stored memmap so the first call matches later ones."""
@@ -308,8 +342,9 @@ class MemorizedFunc:
         return _BoundMemorized(self, instance)
 
     def __reduce__(self) -> tuple:
-        return (type(self), (self.func, self._memory, self.ignore, self._verbose, self.mmap_mode,
-                             self.cache_validation_callback))
+        """Pickles with its identity resolved here, so a worker keys calls like this process."""
+        return (_rebuild, (type(self), self.func, self._memory, self.ignore, self._verbose,
+                           self.mmap_mode, self.cache_validation_callback, self._ident()))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(func={self.func!r}, location={self._memory.location!r})"
@@ -318,8 +353,8 @@ class MemorizedFunc:
 class AsyncMemorizedFunc(MemorizedFunc):
     """The ``async def`` flavour: calling it returns a coroutine."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def _setup(self, *args: Any, **kwargs: Any) -> None:
+        super()._setup(*args, **kwargs)
         mark = getattr(inspect, "markcoroutinefunction", None)  # Python >= 3.12
         if mark is not None:
             mark(self)
@@ -344,9 +379,12 @@ class AsyncMemorizedFunc(MemorizedFunc):
 
     async def _acompute(self, ref: EntryRef, args: tuple, kwargs: dict) -> tuple[Any, dict]:
         # No per-key thread lock here: blocking the event loop would stall every coroutine.
+        snap = state_snapshot(self.func) if self._pinned is None else None
         t0 = _perf()
         out = await self.func(*args, **kwargs)
-        meta = self._put(ref, out, _perf() - t0, args, kwargs)
+        duration = _perf() - t0
+        ref = self._own_state(ref, snap)
+        meta = self._put(ref, out, duration, args, kwargs)
         if meta is None:
             return out, {}
         return self._reload(ref, out), _joblib_meta(meta)
@@ -387,9 +425,21 @@ class _BoundMemorized:
             return functools.partial(attr, self.__self__)
         return attr
 
+    def __reduce__(self) -> tuple:
+        return (_BoundMemorized, (self.__func__, self.__self__))
+
     def __repr__(self) -> str:
         name = getattr(self.__func__, "__qualname__", "method")
         return f"<bound cached method {name} of {self.__self__!r}>"
+
+
+def _rebuild(cls: type, func: Callable, memory: Memory, ignore: list[str], verbose: int,
+             mmap_mode: str | None, callback: Callable[[dict], bool] | None,
+             pinned: FunctionIdentity) -> MemorizedFunc:
+    """Unpickle a ``MemorizedFunc`` with its pinned identity (``identify`` is not run)."""
+    self = cls.__new__(cls)
+    self._setup(func, memory, ignore, verbose, mmap_mode, callback, pinned)
+    return self
 
 
 def _joblib_meta(meta: dict) -> dict:

@@ -8,6 +8,7 @@ derive from the builtin a user would naturally catch (``TypeError``, ``ImportErr
 from __future__ import annotations
 
 import pickle
+from multiprocessing import TimeoutError as _MPTimeoutError  # (cheap: what joblib raises)
 
 __all__ = [
     "BackendUnavailableError",
@@ -23,7 +24,7 @@ __all__ = [
     "UnpicklableTaskError",
     "UnpicklableValueError",
     "UnsafeCacheDirError",
-    "WorkerCrashedError",
+    "WorkerCrashedError",  # noqa: F822 (created on first use by __getattr__)
 ]
 
 
@@ -54,12 +55,32 @@ class UnpicklableTaskError(JlcacheError, pickle.PicklingError):
     """A task (its function or one of its arguments) cannot be sent to a worker process."""
 
 
-class WorkerCrashedError(JlcacheError, RuntimeError):
-    """A worker process died while running a task (signal, ``os._exit``, out of memory)."""
+def _worker_crashed_error() -> type:
+    # Also a ``BrokenProcessPool`` (as joblib's loky ``TerminatedWorkerError`` is), so
+    # ``except BrokenProcessPool`` keeps working; created on first use because
+    # ``concurrent.futures.process`` costs ~20 ms to import and Memory never needs it.
+    from concurrent.futures.process import BrokenProcessPool
+
+    class WorkerCrashedError(JlcacheError, BrokenProcessPool):
+        """A worker process died while running a task (signal, ``os._exit``, out of memory)."""
+
+    WorkerCrashedError.__module__ = __name__
+    WorkerCrashedError.__qualname__ = "WorkerCrashedError"
+    return WorkerCrashedError
 
 
-class TaskTimeoutError(JlcacheError, TimeoutError):
-    """A task ran longer than the ``timeout`` given to ``Parallel``."""
+def __getattr__(name: str) -> type:
+    if name == "WorkerCrashedError":
+        cls = globals()["WorkerCrashedError"] = _worker_crashed_error()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class TaskTimeoutError(JlcacheError, TimeoutError, _MPTimeoutError):
+    """A task ran longer than the ``timeout`` given to ``Parallel``.
+
+    Also a ``multiprocessing.TimeoutError``, the type joblib raises.
+    """
 
 
 class BackendUnavailableError(JlcacheError, ImportError):

@@ -6,7 +6,9 @@ without IPython or widgets.
 
 Publishing must be nearly free when nobody listens (a cache hit publishes ``cache.hit``), so
 ``publish`` returns before building an ``Event`` when there are no subscribers and no
-capture is active.
+capture is active. The session counters (``stats``) are not a subscriber but the one
+*counter hook* (``set_counter``), called with the name and data dict only: counting every
+hit then costs a function call, not an ``Event`` and a dispatch loop.
 
 Event names and their ``data`` keys::
 
@@ -32,7 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Event", "capture", "has_subscribers", "publish", "replay", "subscribe"]
+__all__ = ["Event", "capture", "has_subscribers", "publish", "replay", "set_counter",
+           "subscribe"]
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +55,9 @@ _lock = threading.Lock()
 # Copy-on-write tuple: publishers iterate it without taking the lock.
 _subscribers: tuple[Callback, ...] = ()
 _local = threading.local()
+# The session counters (``stats``): called with the event's name and data before, and
+# without, building an ``Event``, so that counting every cache hit costs almost nothing.
+_counter: Callable[[str, dict[str, Any]], Any] | None = None
 
 
 def subscribe(callback: Callback) -> Callable[[], None]:
@@ -71,13 +77,26 @@ def subscribe(callback: Callback) -> Callable[[], None]:
     return unsubscribe
 
 
+def set_counter(counter: Callable[[str, dict[str, Any]], Any] | None) -> None:
+    """Install the low-level counter hook (one per process; ``stats`` owns it).
+
+    ``counter(name, data)`` sees every published event, remote ones included, in the
+    publishing thread; it must be fast and must not raise.
+    """
+    global _counter
+    _counter = counter
+
+
 def has_subscribers() -> bool:
-    """True when publishing would reach someone (a subscriber or an active capture)."""
-    return bool(_subscribers) or bool(getattr(_local, "stack", None))
+    """True when publishing would reach someone (the counter, a subscriber, a capture)."""
+    return _counter is not None or bool(_subscribers) or bool(getattr(_local, "stack", None))
 
 
 def publish(name: str, **data: Any) -> None:
     """Deliver an event to every subscriber; a failing subscriber never breaks the engine."""
+    counter = _counter
+    if counter is not None:
+        counter(name, data)
     subs = _subscribers
     stack = getattr(_local, "stack", None)
     if not subs and not stack:

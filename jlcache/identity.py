@@ -53,7 +53,8 @@ from jlcache._origin import (
 )
 from jlcache._source import CodeInfo, analyze
 
-__all__ = ["FunctionIdentity", "bound_state", "function_token", "identify", "unwrap"]
+__all__ = ["FunctionIdentity", "bound_state", "exclude_globals", "function_token", "identify",
+           "mutated_globals", "state_snapshot", "unwrap"]
 
 _MISSING = object()
 _BUILTINS = builtins.__dict__
@@ -115,6 +116,57 @@ def unwrap(func: Callable) -> Callable:
     return _target(func)[0]
 
 
+# --- state the function mutates itself ----------------------------------------------------
+# A function that updates a global it reads (``STATS["calls"] += 1``, ``log.append(x)``, a
+# memo dict) would otherwise change its own version on every call and never hit. The cache
+# snapshots the per-global tokens before a miss, compares after, and excludes the globals
+# the call itself changed from this function object's identity from then on.
+
+def state_snapshot(func: Callable) -> tuple[str, ...] | None:
+    """The global/closure tokens of ``func``'s last identification (no re-hashing)."""
+    target = _target(func)[0]
+    if type(target) is not _FunctionType:
+        return None
+    hit = _ENTRIES.get(id(target))
+    if hit is None or hit[0]() is not target or hit[1].last is None:
+        return None
+    return hit[1].last[0]
+
+
+def mutated_globals(func: Callable, before: tuple[str, ...] | None) -> list[str]:
+    """Data globals of ``func`` whose content differs from the ``before`` snapshot.
+
+    Functions, classes and modules are left out: a changed helper is a code change, which
+    must keep invalidating.
+    """
+    if before is None:
+        return []
+    identify(func)
+    after = state_snapshot(func)
+    if after is None or after == before:
+        return []
+    target = _target(func)[0]
+    names = _entry(target).info.globals
+    old = {t.partition("=")[0]: t for t in before}
+    changed = []
+    for token in after:
+        name = token.partition("=")[0]
+        if name in names and old.get(name) != token:
+            value = target.__globals__.get(name)
+            if not (callable(value) or isinstance(value, types.ModuleType)):
+                changed.append(name)
+    return changed
+
+
+def exclude_globals(func: Callable, names: list[str]) -> None:
+    """Leave ``names`` out of this function object's identity (its own mutable state)."""
+    target = _target(func)[0]
+    if type(target) is _FunctionType:
+        entry = _entry(target)
+        entry.excluded = entry.excluded | frozenset(names)
+        entry.last = None
+
+
 # --- identification -----------------------------------------------------------------------
 
 _local = threading.local()
@@ -143,7 +195,7 @@ class _Ctx:
 class _Entry:
     """Per function object: static facts, plus the last (tokens, identity) pair computed."""
 
-    __slots__ = ("code", "info", "last", "module", "owner_path", "qualname")
+    __slots__ = ("code", "excluded", "info", "last", "module", "owner_path", "qualname")
 
     def __init__(self, func: types.FunctionType) -> None:
         self.code = func.__code__
@@ -153,6 +205,7 @@ class _Entry:
         path = self.qualname.split(".")
         self.owner_path = tuple(path) if len(path) > 1 and "<locals>" not in path[:-1] else ()
         self.last: tuple[tuple[str, ...], FunctionIdentity] | None = None
+        self.excluded: frozenset[str] = frozenset()   # globals the function mutates itself
 
 
 # id(func) -> (weakref to func, entry); a plain dict is ~4x faster than WeakKeyDictionary.
@@ -221,7 +274,10 @@ def _dep_tokens(func: types.FunctionType, entry: _Entry, ctx: _Ctx,
     tokens: list[str] = []
     info = entry.info
     glb = func.__globals__
+    excluded = entry.excluded
     for name in info.globals:
+        if name in excluded:
+            continue
         value = glb.get(name, _MISSING)
         if value is _MISSING:
             if name not in _BUILTINS:                # builtins are not hashed at all

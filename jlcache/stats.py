@@ -2,7 +2,9 @@
 
 Counting from events rather than inside ``Memory`` means hits that happened in worker
 processes (captured there and replayed in the parent with ``remote=True``) are counted
-too, and the panel and ``%jlcache info`` read one source of truth.
+too, and the panel and ``%jlcache info`` read one source of truth. The counters are the
+bus's counter hook (``events.set_counter``) rather than a subscriber, so a cache hit is
+counted without building an ``Event`` when nothing else listens.
 
 ``snapshot()`` is keyed by ``(kind, group, version)`` where ``kind`` is ``"functions"`` or
 ``"cells"``. "Current" versions are the ones defined in the session now (marked by
@@ -33,37 +35,40 @@ class Counts:
 _lock = threading.Lock()
 _counts: dict[tuple[str, str, str], Counts] = {}
 _current: dict[str, dict[str, str]] = {}
-_unsubscribe = None
+_listening = False
 epoch = 0  # bumped by reset(): tells MemorizedFunc to mark its version current again
 
 
-def _on_event(event: events.Event) -> None:
-    name = event.name
-    if not name.startswith("cache.") or name == "cache.clear":
+_COUNTED = frozenset({"cache.hit", "cache.miss", "cache.store"})
+
+
+def _count(name: str, data: dict) -> None:
+    """The bus's counter hook: sees every event's name and data, without an ``Event``."""
+    if name not in _COUNTED:
         return
-    data = event.data
-    key = (data.get("kind", "functions"), data.get("group") or data.get("func"), data.get("version"))
+    get = data.get
+    key = (get("kind", "functions"), get("group") or get("func"), get("version"))
+    saved = get("duration") if name == "cache.hit" else None
     with _lock:
         counts = _counts.get(key)
         if counts is None:
             counts = _counts[key] = Counts()
         if name == "cache.hit":
             counts.hits += 1
-            counts.time_saved += float(data.get("duration") or 0.0)
+            if saved:
+                counts.time_saved += float(saved)
         elif name == "cache.miss":
             counts.misses += 1
-        elif name == "cache.store":
+        else:
             counts.stores += 1
 
 
 def ensure_listening() -> None:
-    """Subscribe to the event bus once per process (idempotent and thread-safe)."""
-    global _unsubscribe
-    if _unsubscribe is not None:
-        return
-    with _lock:
-        if _unsubscribe is None:
-            _unsubscribe = events.subscribe(_on_event)
+    """Install the counter hook on the event bus once per process (idempotent)."""
+    global _listening
+    if not _listening:
+        _listening = True
+        events.set_counter(_count)
 
 
 def snapshot() -> dict[tuple[str, str, str], Counts]:

@@ -41,13 +41,16 @@ from jlcache._entries import (
     parse_size,
 )
 from jlcache._maintenance import Maintenance
+from jlcache._reader import Reader
 from jlcache.errors import CacheFormatError, UnsafeCacheDirError
-from jlcache.serialize import read_meta, read_value, write_value
+from jlcache.serialize import _META_READ as META_READ
+from jlcache.serialize import SMALL_FILE, _check_mmap_mode, write_value
 
 __all__ = ["KINDS", "EntryInfo", "EntryRef", "Store", "group_name", "parse_age", "parse_size"]
 
 FORMAT = 1
 _PATH_CACHE = 50_000
+_PUT_ATTEMPTS = 5  # a put racing concurrent clears recreates its directories this many times
 # version descriptions written by this process, to restore them if eviction removes the
 # directory while its function is still in use: (location, kind, group, version) -> bytes
 _known_infos: dict[tuple[str, str, str, str], bytes] = {}
@@ -100,6 +103,30 @@ def _check_format(location: Path, text: str) -> None:
             f"{location}/FORMAT says format {found}, which no jlcache ever wrote. Choose another "
             "location, or write '1' into FORMAT if it is a jlcache cache."
         )
+
+
+def _read_entry(path: str, mmap_mode: str | None) -> tuple[Any, dict]:
+    """``read_value`` plus the file size, which the reader has already taken from ``fstat``."""
+    mode = _check_mmap_mode(mmap_mode)
+    fd = _fs.open_read(path, write=mode in ("r+", "w+"), follow_symlinks=False)
+    try:
+        reader = Reader(path, fd, SMALL_FILE)
+        value, meta = reader.value(mode)
+    finally:
+        os.close(fd)
+    meta["size"] = reader.size  # the header is parsed afresh on every read: ours to extend
+    return value, meta
+
+
+def _read_entry_meta(path: str) -> dict:
+    fd = _fs.open_read(path, follow_symlinks=False)
+    try:
+        reader = Reader(path, fd, META_READ)
+    finally:
+        os.close(fd)
+    meta = reader.header["meta"]
+    meta["size"] = reader.size
+    return meta
 
 
 def _flush_all() -> None:
@@ -208,13 +235,18 @@ class Store(Maintenance):
         """
         meta = {"created": time.time(), **meta}
         path = self._path(ref)
-        directory = self._ensure_dir(ref.kind, ref.group, ref.version)
-        try:
-            size = write_value(path, value, meta, compress)
-        except FileNotFoundError:  # another process removed the directory meanwhile
-            self._trusted.discard((ref.kind, ref.group, ref.version))
-            directory = self._ensure_dir(ref.kind, ref.group, ref.version)
-            size = write_value(path, value, meta, compress)
+        for attempt in range(_PUT_ATTEMPTS):
+            try:
+                directory = self._ensure_dir(ref.kind, ref.group, ref.version)
+                size = write_value(path, value, meta, compress)
+                break
+            except FileNotFoundError:
+                # another process (a clear, an eviction) removed a directory on the way or
+                # our temporary inside it meanwhile: recreate the directories and write again
+                self._trusted.discard((ref.kind, ref.group, ref.version))
+                if attempt == _PUT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.002 * attempt)  # let a running clear finish its sweep first
         self._pending.pop(ref, None)
         self._maybe_sweep(directory)
         if self.bytes_limit is not None:
@@ -224,13 +256,13 @@ class Store(Maintenance):
     def get(self, ref: EntryRef, mmap_mode: str | None = None) -> tuple[Any, dict]:
         """``(value, meta)``; ``KeyError`` if absent (or a symlink), ``CorruptEntryError`` if damaged.
 
-        Counts as an access (see ``touch``).
+        ``meta`` also holds ``size``, the file's size in bytes. Counts as an access (see ``touch``).
         """
         path = self._path(ref)
         if not self._is_real_dir_chain(ref.kind, ref.group, ref.version):
             raise KeyError(f"No cache entry at {path}.")
         try:
-            value, meta = read_value(path, mmap_mode, follow_symlinks=False)
+            value, meta = _read_entry(path, mmap_mode)
         except FileNotFoundError:
             raise KeyError(f"No cache entry at {path}.") from None
         except OSError as exc:
@@ -251,12 +283,12 @@ class Store(Maintenance):
             return False
 
     def meta(self, ref: EntryRef) -> dict:
-        """The entry's metadata without loading its value; ``KeyError`` if absent."""
+        """The entry's metadata (with ``size``) without loading its value; ``KeyError`` if absent."""
         path = self._path(ref)
         if not self._is_real_dir_chain(ref.kind, ref.group, ref.version):
             raise KeyError(f"No cache entry at {path}.")
         try:
-            return read_meta(path, follow_symlinks=False)
+            return _read_entry_meta(path)
         except FileNotFoundError:
             raise KeyError(f"No cache entry at {path}.") from None
         except OSError as exc:

@@ -571,6 +571,45 @@ def test_memorized_func_pickles_to_the_same_entries(memory):
         assert clone(8, calls=calls) == 16 and calls == []
 
 
+def test_an_unpickled_copy_keeps_the_identity_resolved_when_pickled(memory, monkeypatch):
+    # a worker may not resolve the same identity (no notebook source there): the copy uses
+    # the one pinned at pickling time and never calls identify itself
+    f = memory.cache(double, ignore=["calls"])
+    f(8)
+    payload = cloudpickle.dumps(f)
+    key8, version = f.cache_key(8), f.cache_key(9).version
+
+    def no_identify(func):
+        raise AssertionError("identify must not run in an unpickled copy")
+
+    monkeypatch.setattr("jlcache._memorized.identify", no_identify)
+    clone = pickle.loads(payload)
+    assert clone.cache_key(8) == key8
+    calls: list = []
+    assert clone(8, calls=calls) == 16 and calls == []
+    assert clone(9, calls=calls) == 18 and calls == [9]  # a miss stores under the same version
+    again = pickle.loads(pickle.dumps(clone))  # re-pickling a copy keeps the pinned identity
+    assert again.cache_key(9).version == version
+
+
+def test_a_cached_method_bound_to_an_instance_pickles(cache_dir):
+    memory = Memory(cache_dir)
+
+    class Model:
+        def __init__(self, w):
+            self.w = w
+
+        @memory.cache
+        def predict(self, x):
+            return self.w * x
+
+    bound = Model(3).predict
+    assert bound(2) == 6
+    clone = cloudpickle.loads(cloudpickle.dumps(bound))
+    assert clone.cache_key(2).path == bound.cache_key(2).path and clone.check_call_in_cache(2)
+    assert clone(2) == 6 and clone.__self__.w == 3
+
+
 # -- concurrency, events, private API ----------------------------------------------------------
 
 
@@ -612,11 +651,21 @@ def test_events_and_stats(memory, recorded):
         "functions", key.group, key.version, key.key)
     assert hit["func"].endswith("double") and hit["duration"] >= 0
     assert recorded[1].data["bytes"] == key.path.stat().st_size
-    # Store.get's metadata does not carry the file size yet; a stat per hit costs too much.
-    assert hit["bytes"] in (None, recorded[1].data["bytes"])
+    assert hit["bytes"] == recorded[1].data["bytes"]  # from the read itself, no extra stat
+    recorded.clear()
+    f.call_and_shelve(1)  # a hit through the metadata only
+    assert [e.name for e in recorded] == ["cache.hit"]
+    assert recorded[0].data["bytes"] == key.path.stat().st_size
     counts = stats.snapshot()[("functions", key.group, key.version)]
     assert (counts.hits, counts.misses, counts.stores) >= (1, 1, 1)
     assert stats.current_versions("functions")[key.group] == key.version
+
+
+def test_listed_entries_summarize_their_arguments(memory):
+    f = memory.cache(double, ignore=["calls"])
+    f(3)
+    f(x=[1, 2])
+    assert sorted(e.args for e in memory.store.entries("functions")) == ["x=3", "x=[1, 2]"]
 
 
 def test_private_lookup_and_store(memory):
@@ -706,3 +755,44 @@ def test_compressed_entries_round_trip_and_are_smaller(tmp_path, compress):
     np.testing.assert_array_equal(packed_f(100_000), plain_f(100_000))
     np.testing.assert_array_equal(packed_f(100_000), np.zeros(100_000))  # a hit
     assert packed_f.cache_key(100_000).path.stat().st_size * 10 < plain_f.cache_key(100_000).path.stat().st_size
+
+
+# --- functions that mutate a global they read (F4) ---------------------------------------
+
+_MUTATING_SRC = """
+STATS = {"calls": 0}
+LOG = []
+SCALE = 2
+def load(x):
+    STATS["calls"] += 1
+    LOG.append(x)
+    return x * SCALE
+"""
+
+
+def test_function_mutating_its_own_globals_computes_once(memory, caplog):
+    ns: dict = {"__name__": "qa_mutating"}
+    exec(compile(_MUTATING_SRC, "<qa-mutating>", "exec"), ns)
+    f = memory.cache(ns["load"])
+    with caplog.at_level(logging.WARNING, logger="jlcache.memory"):
+        results = [f(1) for _ in range(5)]
+    assert results == [2] * 5
+    assert ns["STATS"]["calls"] == 1
+    warned = [r.getMessage() for r in caplog.records if "modifies the global" in r.getMessage()]
+    assert len(warned) == 1 and "LOG, STATS" in warned[0]
+    versions = list((memory.store.location / "functions").glob("*/*"))
+    assert len([v for v in versions if v.is_dir()]) == 1
+
+
+def test_user_change_to_an_unmutated_global_still_invalidates(memory, caplog):
+    ns: dict = {"__name__": "qa_mutating2"}
+    exec(compile(_MUTATING_SRC, "<qa-mutating2>", "exec"), ns)
+    f = memory.cache(ns["load"])
+    with caplog.at_level(logging.WARNING, logger="jlcache.memory"):
+        assert f(1) == 2
+        assert f(1) == 2
+        ns["SCALE"] = 3                    # changed by the user, not by the function
+        assert f(1) == 3
+        ns["STATS"]["calls"] = 100         # the function's own state: not part of the key
+        assert f(1) == 3
+    assert ns["STATS"]["calls"] == 100

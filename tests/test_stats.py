@@ -72,3 +72,35 @@ def test_ensure_listening_subscribes_once():
     stats.ensure_listening()
     publish("cache.miss")
     assert stats.snapshot()[("functions", "mod.f", "v1")].misses == 1
+
+
+def test_counting_a_hit_builds_no_event_when_nobody_subscribes(memory, monkeypatch):
+    built: list = []
+
+    class CountingEvent(events.Event):
+        __slots__ = ()
+
+        def __init__(self, *args, **kwargs):
+            built.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    def double(x):
+        return 2 * x
+
+    f = memory.cache(double)
+    f(3)
+    monkeypatch.setattr(events, "_subscribers", ())  # no panel, no magics, no test recorder
+    monkeypatch.setattr(events, "Event", CountingEvent)
+    assert f(3) == 6 and f(3) == 6
+    key = f.cache_key(3)
+    assert stats.snapshot()[("functions", key.group, key.version)].hits == 2
+    assert built == []  # the counters were fed without an Event per hit
+    seen: list = []
+    monkeypatch.undo()
+    unsubscribe = events.subscribe(seen.append)
+    try:
+        f(3)
+    finally:
+        unsubscribe()
+    assert [e.name for e in seen] == ["cache.hit"]  # subscribers still get the events
+    assert stats.snapshot()[("functions", key.group, key.version)].hits == 3  # counted once

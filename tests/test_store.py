@@ -71,6 +71,7 @@ def test_put_get_meta_contains(store: Store) -> None:
     value, meta = store.get(ref(), mmap_mode="r")
     assert isinstance(value[0], np.memmap) and value[1] == "x"
     assert meta["duration"] == 2.0 and meta["args"] == "(3,)"
+    assert meta["size"] == size  # from the reader's fstat: a hit reports its bytes for free
     assert abs(meta["created"] - time.time()) < 60
     assert store.meta(ref()) == meta
 
@@ -134,6 +135,16 @@ def test_listing(store: Store) -> None:
     assert [i.ref.key for i in store.entries("functions", "mod.f", VERSION)] == ["a", "bad"]
     assert [i.ref.key for i in store.entries("cells")] == ["c"]
     assert store.size() == sum(i.disk for i in store.entries("functions")) + store.entries("cells")[0].disk
+
+
+def test_listing_summarizes_the_recorded_input_args(store: Store) -> None:
+    store.put(ref("a"), 1, {"input_args": {"x": "3", "name": "'abc'"}})
+    store.put(ref("b"), 2, {"input_args": {"data": "x" * 500}})
+    store.put(ref("c"), 3, {"input_args": "not a dict"})
+    infos = {i.ref.key: i for i in store.entries("functions")}
+    assert infos["a"].args == "x=3, name='abc'"
+    assert infos["b"].args.startswith("data=xxx") and len(infos["b"].args) == 200
+    assert infos["c"].args == ""
 
 
 # ----------------------------------------------------------------------------- deleting
@@ -511,6 +522,7 @@ def test_golden_fixture_of_format_1(tmp_path: Path) -> None:
         for mmap_mode in (None, "r"):
             got, got_meta = store.get(EntryRef(*r), mmap_mode=mmap_mode)
             golden.assert_same(value, got)
+            assert got_meta.pop("size") == store.path(EntryRef(*r)).stat().st_size
             assert got_meta == meta
     info = json.loads((copy / "functions" / golden.GROUP / golden.VERSION / "_info.json").read_text())
     assert info["name"] == golden.NAME

@@ -22,14 +22,18 @@ under-approximating would return stale results, so every doubt resolves towards 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+import io
+import tokenize
+from dataclasses import dataclass, field
 
+from jlcache.ipython.reads import Reads
+from jlcache.ipython.reads import collect as _collect_reads
 from jlcache.ipython.scopes import defaults as _defaults
 from jlcache.ipython.scopes import free_globals as _free_globals
 from jlcache.ipython.scopes import function_annotations as _annotations
 from jlcache.ipython.scopes import walk_scope as _walk_scope
 
-__all__ = ["CellAnalysis", "analyze", "first_line", "normalize"]
+__all__ = ["CellAnalysis", "analyze", "first_line", "label", "normalize"]
 
 # Calls whose effect lives outside the namespace, so a restored cell does not redo them.
 _SHELL_CALLS = {"system": "shell command (!cmd)", "getoutput": "shell command (!!cmd)",
@@ -50,6 +54,7 @@ class CellAnalysis:
     normalized: str               # AST dump: comments, blank lines and spacing do not count
     has_last_expr: bool           # the cell ends with an expression (its value is the result)
     uses_await: bool              # top-level await: not supported inside %%memo
+    reads: Reads = field(default_factory=Reads)  # module attributes, files, eval/globals()
 
 
 def normalize(source: str) -> str:
@@ -64,6 +69,20 @@ def first_line(source: str) -> str:
         if stripped and not stripped.startswith("#"):
             return stripped[:120]
     return ""
+
+
+def label(source: str) -> str:
+    """The first line as a short name: no trailing comment, no block colon (``def f(x)``)."""
+    line = first_line(source)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError):
+        tokens = []
+    comment = next((t for t in tokens if t.type == tokenize.COMMENT), None)
+    if comment is not None:
+        line = line[:comment.start[1]]
+    line = line.rstrip()
+    return line[:-1].rstrip() if line.endswith(":") else line
 
 
 def analyze(source: str) -> CellAnalysis:
@@ -81,6 +100,7 @@ def analyze(source: str) -> CellAnalysis:
         normalized=ast.dump(tree, annotate_fields=False, include_attributes=False),
         has_last_expr=bool(body) and isinstance(body[-1], ast.Expr),
         uses_await=_uses_top_level_await(tree),
+        reads=_collect_reads(tree),
     )
 
 

@@ -32,11 +32,10 @@ class GroupRow:
 
 
 def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # pragma: no cover - loop always returns
+    """Binary units, written exactly as the panel writes them (``1.5 KiB``, ``12 MiB``)."""
+    from jlcache.panel_format import human_size
+
+    return human_size(n)
 
 
 def collect(store: Any) -> list[GroupRow]:
@@ -98,8 +97,8 @@ def resolve_target(store: Any, ns: dict, target: str) -> list[tuple[str, str]]:
 
 
 def _function_group(obj: Any) -> str | None:
-    from jlcache._memorized import group_name
     from jlcache.identity import identify
+    from jlcache.store import group_name
 
     func = obj.func if getattr(obj, "_jlcache_memorized", False) else obj
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import types
 from typing import Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
@@ -112,9 +113,8 @@ class JlcacheMagics(Magics):
     @line_magic
     def pmap(self, line: str) -> Any:
         """Map FUNC over ITERABLE in parallel: ``ys = %pmap -n 4 f xs``."""
+        __tracebackhide__ = True  # IPython leaves this frame out of tracebacks
         args = _parse(self.pmap, line)
-        if args.n_jobs == 0:
-            raise UsageError("-n 0 means no workers; give a positive number, or -1 for all CPUs.")
         batch_size = _batch_size(args.batch_size)
         text = _raw_remainder(line, args.expressions)
         split = pmap.split_expressions(text)
@@ -122,6 +122,7 @@ class JlcacheMagics(Magics):
             raise UsageError(f"%pmap expects FUNC ITERABLE, two Python expressions; could not "
                              f"split {text!r} into two that parse. Example: "
                              "%pmap -n 4 lambda x: x**2 range(10)")
+        _check_parallel_options(args.n_jobs, args.backend)
         func = self._evaluate(split[0], "FUNC")
         iterable = self._evaluate(split[1], "ITERABLE")
         if not callable(func):
@@ -133,15 +134,15 @@ class JlcacheMagics(Magics):
                              "cannot be iterated.") from None
         from jlcache.ipython import get_memory
 
+        # Everything the user typed is checked: from here on an exception is FUNC's own (or
+        # the backend's) and is shown as it is, without jlcache's frames in the traceback.
         try:
             return pmap.run_pmap(func, items, n_jobs=args.n_jobs, backend=args.backend,
                                  memory=get_memory() if args.memo else None, memo=args.memo,
                                  ordered=args.ordered, batch_size=batch_size,
                                  progress=not args.no_progress, background=args.bg)
-        except (ValueError, ImportError) as exc:
-            if _is_config_error(exc):
-                raise UsageError(str(exc)) from None
-            raise
+        except Exception as exc:
+            raise exc.with_traceback(_without_jlcache_frames(exc.__traceback__))  # noqa: B904
 
     def _evaluate(self, expr: str, what: str) -> Any:
         try:
@@ -273,7 +274,31 @@ def _raw_remainder(line: str, tokens: list[str]) -> str:
     return rest.strip() if rest.startswith(tokens[0]) else " ".join(tokens)
 
 
-def _is_config_error(exc: BaseException) -> bool:
-    """A bad -n/-b/--batch-size reported by Parallel (not an error raised by FUNC)."""
-    text = str(exc)
-    return any(word in text for word in ("n_jobs", "backend", "batch_size", "jlcache["))
+def _check_parallel_options(n_jobs: int, backend: str | None) -> None:
+    """-n and -b, checked before anything runs (a bad one is the user's typo, not FUNC's)."""
+    from jlcache.errors import BackendUnavailableError
+    from jlcache.parallel import backends
+
+    if n_jobs == 0:
+        raise UsageError("-n 0 means no workers; give a positive number, or -1 for all CPUs.")
+    if backend is None:
+        return
+    try:
+        backends.check_known(backend)
+        backends.get_factory(backend)
+    except (ValueError, BackendUnavailableError) as exc:
+        raise UsageError(f"-b {backend}: {exc}") from None
+
+
+def _without_jlcache_frames(tb: Any) -> Any:
+    """The traceback minus jlcache's own frames: the user's frames are what explain an error."""
+    kept = []
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__") or ""
+        if name != "jlcache" and not name.startswith("jlcache."):
+            kept.append(tb)
+        tb = tb.tb_next
+    out = None
+    for entry in reversed(kept):
+        out = types.TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return out

@@ -54,8 +54,22 @@ def run_pmap(func: Any, items: list, *, n_jobs: int, backend: str | None, memory
     parallel = Parallel(return_as=return_as, **options)
     if memo:
         func = func if getattr(func, "_jlcache_memorized", False) else memory.cache(func)
-    call = delayed(func)
-    out = parallel(call(item) for item in items)
+    out = parallel(_Calls(delayed(func), items))
     if background or return_as == "list":
         return out
     return list(out)
+
+
+class _Calls:
+    """The tasks of one ``%pmap``: built lazily, but sized, so ``job.start`` knows the total."""
+
+    __slots__ = ("_call", "_items")
+
+    def __init__(self, call: Any, items: list) -> None:
+        self._call, self._items = call, items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Any:
+        return map(self._call, self._items)

@@ -1,11 +1,13 @@
 """The namespace side of ``%%memo``: hashing inputs, choosing outputs, packing and restoring.
 
-A stored cell is one value (``CellState``) written through the ``Store``, so numpy arrays
-among the variables become raw aligned files (memory-mapped on restore when the Memory's
-``mmap_mode`` says so). Modules are stored as their name and re-imported; functions and
-classes the cell defined are stored by value together with the cell source, and that source
-is registered with ``linecache`` on restore, so ``inspect.getsource`` (and hence the
-function's cache identity, and tracebacks) works in a new kernel exactly as in the first.
+A stored cell is one ``CellState`` written through the ``Store``. Its variables (and the
+cell's result) are pickled by ``cellpickle`` into ``payload``, with every plain numpy array
+pulled out into ``arrays``, which the Store writes as raw aligned files (memory-mapped on
+restore when the Memory's ``mmap_mode`` says so). Modules are stored as their name and
+re-imported. Functions and classes the cell defined are stored by value *keeping their code
+filename*, and the cell's source is registered with ``linecache`` again on restore, so
+``inspect.getsource``, tracebacks and the function's cache identity are exactly those of the
+first run; restored functions read the live notebook namespace, as the originals did.
 """
 
 from __future__ import annotations
@@ -13,21 +15,25 @@ from __future__ import annotations
 import importlib
 import linecache
 import re
-import sys
 import types
 from dataclasses import dataclass, field
 from typing import Any
 
+from jlcache.ipython import cellpickle
+
 __all__ = [
+    "FORMAT",
     "CellState",
     "ModuleRef",
     "internal_name",
+    "is_closed",
     "pack",
     "unpack",
     "unpicklable_reason",
     "value_hash",
 ]
 
+FORMAT = 2   # CellState layout; entries of another layout are treated as misses
 RESULT_NAME = "_jlcache_cell_result_"
 _INTERNAL = re.compile(r"_+|_i+|_i?\d+|_[iod]h|__builtins?__|_jlcache_\w*")
 _SHELL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
@@ -44,12 +50,14 @@ class ModuleRef:
 class CellState:
     """Everything a hit needs to make the namespace and the output look as after a run."""
 
-    variables: dict[str, Any]
+    payload: bytes                   # cellpickle of {"variables": ..., "result": ...}
+    arrays: list                     # plain arrays the payload refers to (stored raw)
+    array_names: dict[str, int]      # top-level array variables -> index in ``arrays``
     deleted: list[str]
     outputs: list[tuple]
-    result: Any = None
     has_result: bool = False
     sources: dict[str, str] = field(default_factory=dict)  # code filename -> source
+    format: int = FORMAT
 
 
 def internal_name(name: str) -> bool:
@@ -64,57 +72,47 @@ def value_hash(value: Any) -> str:
     return _hash(value)
 
 
-def unpicklable_reason(value: Any) -> str | None:
-    """Why ``value`` cannot be stored, or ``None`` (arrays are skipped, so this is cheap)."""
+def is_closed(value: Any) -> bool:
+    """A file, socket, zip archive... already closed (``with open(p) as f:`` leaves one)."""
+    try:
+        return getattr(value, "closed", False) is True and not isinstance(value, type)
+    except Exception:   # a property that raises: not a closed resource we recognise
+        return False
+
+
+def unpicklable_reason(value: Any, ns: dict) -> str | None:
+    """Why ``value`` cannot be stored, or ``None``."""
     if isinstance(value, types.ModuleType):
         return None
     try:
-        _probe_pickler(_Sink()).dump(value)
+        cellpickle.dumps(value, ns)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 
 
-class _Sink:
-    """A file that forgets what it is given: pickling only to find out if it works."""
-
-    def write(self, data: Any) -> int:
-        return len(data)
-
-
-def _probe_pickler(sink: Any) -> Any:
-    import cloudpickle
-
-    class Probe(cloudpickle.CloudPickler):
-        def persistent_id(self, obj: Any) -> Any:
-            np = sys.modules.get("numpy")
-            if np is not None and type(obj) in (np.ndarray, np.memmap) and not obj.dtype.hasobject:
-                return "array"
-            return None
-
-    return Probe(sink, protocol=5)
-
-
 def pack(variables: dict[str, Any], deleted: list[str], outputs: list[tuple], result: Any,
-         has_result: bool, sources: dict[str, str]) -> CellState:
-    """Turn a cell's products into a storable ``CellState``."""
-    packed: dict[str, Any] = {}
-    for name, value in variables.items():
-        if isinstance(value, types.ModuleType):
-            packed[name] = ModuleRef(value.__name__)
-        else:
-            packed[name] = value
-    return CellState(packed, list(deleted), list(outputs), result if has_result else None,
-                     has_result, dict(sources))
+         has_result: bool, sources: dict[str, str], ns: dict) -> CellState:
+    """Turn a cell's products into a storable ``CellState``; raises if they cannot be pickled."""
+    packed = {name: ModuleRef(value.__name__) if isinstance(value, types.ModuleType) else value
+              for name, value in variables.items()}
+    payload, arrays, filenames = cellpickle.dumps(
+        {"variables": packed, "result": result if has_result else None}, ns)
+    index = {id(a): i for i, a in enumerate(arrays)}
+    array_names = {n: index[id(v)] for n, v in packed.items() if id(v) in index}
+    all_sources = {**cellpickle.registered_sources(filenames), **sources}
+    return CellState(payload, arrays, array_names, list(deleted), list(outputs), has_result,
+                     all_sources)
 
 
-def unpack(state: CellState) -> dict[str, Any]:
-    """The variables to put back into the user namespace (modules re-imported)."""
+def unpack(state: CellState, ns: dict) -> tuple[dict[str, Any], Any]:
+    """``(variables, result)`` to put back into ``ns`` (modules re-imported)."""
     for filename, source in state.sources.items():
         if filename not in linecache.cache:
             lines = [line + "\n" for line in source.splitlines()]
             linecache.cache[filename] = (len(source), None, lines, filename)
+    saved = cellpickle.loads(state.payload, state.arrays, ns)
     out: dict[str, Any] = {}
-    for name, value in state.variables.items():
+    for name, value in saved["variables"].items():
         out[name] = importlib.import_module(value.name) if isinstance(value, ModuleRef) else value
-    return out
+    return out, saved["result"]

@@ -1,19 +1,30 @@
 """Parallel engine: a joblib-compatible ``Parallel`` with progress events, fast batching,
 array sharing, cache-aware dispatch and background jobs.
 
-Importing this package imports no backend (and neither loky, cloudpickle nor numpy): they
-load on first use.
+Importing this package imports no backend (and neither loky, cloudpickle nor numpy), and
+none of its own modules: names resolve on first use. A process worker imports only what
+running a batch needs (``tasks``, ``config``), which is part of every cold first call.
 """
 
 from __future__ import annotations
 
-from jlcache.parallel import jobs
-from jlcache.parallel.backends import register_parallel_backend
-from jlcache.parallel.backends.base import ParallelBackendBase
-from jlcache.parallel.config import cpu_count, effective_n_jobs, parallel_backend, parallel_config
-from jlcache.parallel.core import Parallel
-from jlcache.parallel.jobs import BackgroundJob, cancel_job
-from jlcache.parallel.tasks import delayed
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> module that defines it
+_LAZY = {
+    "BackgroundJob": "jlcache.parallel.jobs",
+    "Parallel": "jlcache.parallel.core",
+    "ParallelBackendBase": "jlcache.parallel.backends.base",
+    "cancel_job": "jlcache.parallel.jobs",
+    "cpu_count": "jlcache.parallel.config",
+    "delayed": "jlcache.parallel.tasks",
+    "effective_n_jobs": "jlcache.parallel.config",
+    "jobs": "jlcache.parallel.jobs",
+    "parallel_backend": "jlcache.parallel.config",
+    "parallel_config": "jlcache.parallel.config",
+    "register_parallel_backend": "jlcache.parallel.backends",
+}
 
 __all__ = [
     "BackgroundJob",
@@ -28,3 +39,31 @@ __all__ = [
     "parallel_config",
     "register_parallel_backend",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from jlcache.parallel import jobs
+    from jlcache.parallel.backends import register_parallel_backend
+    from jlcache.parallel.backends.base import ParallelBackendBase
+    from jlcache.parallel.config import (
+        cpu_count,
+        effective_n_jobs,
+        parallel_backend,
+        parallel_config,
+    )
+    from jlcache.parallel.core import Parallel
+    from jlcache.parallel.jobs import BackgroundJob, cancel_job
+    from jlcache.parallel.tasks import delayed
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jlcache.parallel' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module == f"jlcache.parallel.{name}" else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -79,14 +79,21 @@ def validate_choice(name: str, value: Any, choices: tuple) -> None:
         raise ValueError(f"{name}={value!r} is not valid; expected one of {choices}.")
 
 
-def check_n_jobs(n_jobs: Any) -> None:
+def check_n_jobs(n_jobs: Any) -> int | None:
+    """``n_jobs`` as an int (like joblib, ``"2"`` and ``2.0`` are accepted: config values)."""
     if n_jobs is None:
-        return
+        return None
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int):
-        raise ValueError(f"n_jobs must be an int or None, got {n_jobs!r} ({type(n_jobs).__name__}).")
+        try:
+            n_jobs = int(n_jobs)
+        except (TypeError, ValueError):
+            raise ValueError(f"n_jobs must be an int or None, got {n_jobs!r} "
+                             f"({type(n_jobs).__name__}); pass e.g. n_jobs=2, or -1 for all "
+                             "CPUs.") from None
     if n_jobs == 0:
         raise ValueError("n_jobs == 0 has no meaning: use n_jobs=1 to run sequentially, "
                          "-1 for all CPUs, or a positive number of workers.")
+    return n_jobs
 
 
 class parallel_config:
@@ -110,7 +117,7 @@ class parallel_config:
             if not isinstance(value, Default):
                 frame[key] = value
         if "n_jobs" in frame:
-            check_n_jobs(frame["n_jobs"])
+            frame["n_jobs"] = check_n_jobs(frame["n_jobs"])
         if "prefer" in frame:
             validate_choice("prefer", frame["prefer"], (None, "processes", "threads"))
         if "require" in frame:
@@ -174,7 +181,7 @@ def effective_n_jobs(n_jobs: int | None = -1) -> int:
         n_jobs = get_config()["n_jobs"]
         if n_jobs is None:
             return 1
-    check_n_jobs(n_jobs)
+    n_jobs = check_n_jobs(n_jobs)
     if n_jobs < 0:
         return max(cpu_count() + 1 + n_jobs, 1)
     return n_jobs

@@ -36,7 +36,7 @@ class Parallel:
                  mmap_mode: Any = Default("r"), prefer: Any = Default(None),
                  require: Any = Default(None), progress: bool = False, background: bool = False,
                  **backend_kwargs: Any) -> None:
-        config.check_n_jobs(n_jobs)
+        n_jobs = config.check_n_jobs(n_jobs)
         config.validate_choice("return_as", return_as, _RETURN_AS)
         cfg = config.get_config()
 
@@ -72,8 +72,6 @@ class Parallel:
     def _resolve_backend(self, backend: Any, cfg: dict, kwargs: dict) -> tuple[Any, int]:
         explicit = backend is not None
         n_jobs = self.n_jobs if self.n_jobs is not None else cfg["n_jobs"]
-        if n_jobs is None:
-            n_jobs = 1
         if backend is None:
             backend = cfg["backend"]
             kwargs = {**cfg["backend_params"], **kwargs}
@@ -90,6 +88,8 @@ class Parallel:
                                  "backend='threading' or drop require.")
             instance = backends.get_backend("threading")
         instance = _degrade_if_nested(instance)
+        if n_jobs is None:  # 1 locally; a cluster backend's default is the whole cluster
+            n_jobs = instance.default_n_jobs
         n = max(instance.effective_n_jobs(n_jobs), 1)
         if n == 1 and instance.name in _FALLS_BACK_TO_SEQUENTIAL:
             instance = backends.get_backend("sequential")  # as joblib: no pool for one worker
@@ -163,7 +163,8 @@ class Parallel:
         self._claim()
         try:
             n_workers = backend.start(self._n_jobs)  # idempotent: repairs a broken pool
-            batcher = AutoBatcher() if self.batch_size == "auto" else FixedBatcher(self.batch_size)
+            batcher = (AutoBatcher(backend.batch_target) if self.batch_size == "auto"
+                       else FixedBatcher(self.batch_size))
             if self.timeout is not None and backend.supports_timeout and self.batch_size == "auto":
                 batcher = FixedBatcher(1)
             run = Run(backend=backend, n_jobs=n_workers, iterable=iterable, batcher=batcher,

@@ -22,6 +22,7 @@ import queue
 import time
 from collections import deque
 from itertools import islice
+from operator import length_hint
 from typing import Any
 
 from jlcache import events
@@ -40,6 +41,7 @@ from jlcache.parallel.tasks import (
 __all__ = ["JobCancelled", "Run"]
 
 PROGRESS_EVERY = 0.2
+_RETRIED: Any = object()  # _collect's answer when the batch was resubmitted to a fresh pool
 ERROR_GRACE = 0.25  # seconds running batches may take to finish after a task error
 _WAKE = object()
 
@@ -65,7 +67,10 @@ class Run:
         self.backend, self.n_jobs, self.batcher = backend, n_jobs, batcher
         self.window, self.timeout, self.sharer = window, timeout, sharer
         self.job, self.reporters = job, reporters
-        self.total: int | None = len(iterable) if hasattr(iterable, "__len__") else None
+        self._sized = hasattr(iterable, "__len__")
+        # an iterator's length_hint is only shown (job events, progress bars), never trusted
+        # for batching: a wrong hint must not change which tasks run
+        self.total: int | None = len(iterable) if self._sized else _hint(iterable)
         self._it = iter(iterable)
         self._in_process = backend.uses_threads
         self._thread_worker = backend.uses_threads and backend.name != "sequential"
@@ -73,6 +78,8 @@ class Run:
         self._inflight: dict[int, _Batch] = {}
         self._ready: deque[_Batch] = deque()
         self._stop = [False]
+        self._replace_workers = False  # set when a worker may be unfit for the next tasks
+        self._retried = False          # a pool found broken before any result: retried once
         self._cancel_requested = False
         self._exhausted = False
         self._n_batches = self._n_tasks = 0
@@ -110,28 +117,35 @@ class Run:
 
     def completed(self) -> Any:
         """Yield ``(batch index, results)`` as batches finish; cleans up however it ends."""
-        status = "error"
+        status, grace = "error", None
         try:
             while self._inflight or self._ready:
                 batch = self._next_done()
                 results = self._collect(batch)
+                if results is _RETRIED:
+                    continue
                 self._fill()  # keep workers busy while the consumer handles these results
                 yield batch.idx, results
             status = "done"
+        except GeneratorExit:  # the consumer stopped early (break): keep the pool warm if it can
+            status, grace = "cancelled", ERROR_GRACE
+            raise
         except BaseException as exc:
             status = _status_of(exc)
             raise
         finally:
-            self.finish(status)
+            self.finish(status, grace)
 
-    def finish(self, status: str) -> None:
+    def finish(self, status: str, grace: float | None = None) -> None:
         if self.status is not None:
             return
         self.status = status
         self._announce()
         try:
             if status != "done":
-                self._stop_everything(ERROR_GRACE if status == "error" else 0.0)
+                if grace is None:
+                    grace = ERROR_GRACE if status == "error" else 0.0
+                self._stop_everything(grace)
         finally:
             try:
                 self.backend_release()
@@ -152,16 +166,20 @@ class Run:
     def _take(self) -> list:
         if self._exhausted:
             return []
-        remaining = None if self.total is None else self.total - self._n_tasks
+        remaining = self.total - self._n_tasks if self._sized else None
         tasks = list(islice(self._it, self.batcher.next_size(remaining, self.n_jobs)))
         if not tasks:
             self._exhausted = True
+            if not self._sized:
+                self.total = self._n_tasks  # the hint was a guess; now the count is known
         return tasks
 
     def _fill(self) -> None:
         while not self._exhausted and len(self._inflight) < self.window:
             if self._cancel_requested:
                 raise JobCancelled("the job was cancelled")
+            if self._stop[0]:  # an in-process batch was interrupted: collect it, start no more
+                return
             t0 = time.perf_counter()
             tasks = self._take()
             if tasks:
@@ -185,11 +203,31 @@ class Run:
             except Exception as exc:
                 raise unpicklable_error(sent, batch.start, exc) from exc
             fut = self.backend.submit(run_pickled, payload, timed)
+        self._track(batch, fut)
+
+    def _track(self, batch: _Batch, fut: Any) -> None:
         batch.future = fut
         batch.submitted = time.monotonic()
         self._inflight[batch.idx] = batch
         put = self._q.put
-        fut.add_done_callback(lambda _f, b=batch: put(b))
+        fut.add_done_callback(lambda f, b=batch: put(b) if b.future is f else None)
+
+    def _retry_on_fresh_pool(self, batch: _Batch) -> bool:
+        """Resubmit everything once if the pool broke before any task of this call returned.
+
+        Such a pool was most likely broken before the call (a warm worker killed while idle,
+        e.g. by the out-of-memory killer), not by one of its tasks; a task that really
+        crashes its worker crashes the fresh pool too and is reported then.
+        """
+        if self._retried or self.done or self._in_process:
+            return False
+        self._retried = True
+        batches = sorted([batch, *self._inflight.values()], key=lambda b: b.idx)
+        self.backend.start(self.n_jobs)            # replaces the broken pool
+        for b in batches:
+            self._track(b, self.backend.submit(run_pickled, dumps(compact(b.sent), self.sharer),
+                                               b.plan is not None))
+        return True
 
     # --- collect -------------------------------------------------------------------------
     def _next_done(self) -> _Batch:
@@ -205,6 +243,8 @@ class Run:
             raise self._timeout_error() from None
         if item is _WAKE:
             raise JobCancelled("the job was cancelled")
+        if self._inflight.get(item.idx) is not item or not item.future.done():
+            return self._next_done()   # a resubmitted batch's stale notification
         del self._inflight[item.idx]
         return item
 
@@ -226,6 +266,8 @@ class Run:
             except BaseException as exc:
                 crash = self.backend.crash_error(exc)
                 if crash is not None:
+                    if self._retry_on_fresh_pool(batch):
+                        return _RETRIED
                     raise crash from exc
                 raise
             if type(out) is TaskFailure:
@@ -242,14 +284,21 @@ class Run:
         return results
 
     def _raise_failure(self, batch: _Batch, failure: TaskFailure) -> None:
-        self.errors += 1
+        exc = failure.exc
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        self.errors += not interrupted
         if failure.events:
             events.replay(failure.events)
         position = failure.position
         if batch.plan is not None:
             batch.plan.store(failure.results, failure.durations)
             position = batch.plan.position(position)
-        exc = failure.exc
+        if interrupted:
+            raise exc  # Ctrl-C: the finished results are stored; stop without decorating it
+        if isinstance(exc, MemoryError) and not self._in_process:
+            # a worker at its memory limit (ulimit, cgroup) fails whatever it runs next,
+            # even unpickling the next task: start the next call with fresh workers
+            self._replace_workers = True
         index = batch.start + position
         if failure.tb:
             exc.__cause__ = RemoteTraceback(f"\n\"\"\"\n{failure.tb}\"\"\"")
@@ -276,20 +325,47 @@ class Run:
     def _stop_everything(self, grace: float) -> None:
         """Cancel queued batches; kill running ones unless they finish within ``grace``.
 
-        A task error gets a short grace so the pool usually stays warm for the next call;
-        Ctrl-C, ``cancel()`` and a closed generator get none.
+        A task error and a generator the consumer stopped reading get a short grace so the
+        pool usually stays warm for the next call; Ctrl-C and ``cancel()`` get none.
         """
         self._stop[0] = True
         running = [b.future for b in self._inflight.values()
                    if not b.future.cancel() and not b.future.done()]
+        if self._in_process:  # threads cannot be killed: they stop after their current task
+            for b in self._inflight.values():
+                if b.plan is not None and not b.future.cancelled():
+                    b.future.add_done_callback(lambda f, plan=b.plan: _store_partial(f, plan))
         self._inflight.clear()
         self._ready.clear()
         if running and grace > 0:
             from concurrent.futures import wait
 
             running = list(wait(running, timeout=grace).not_done)
-        if running and self.backend.supports_cancel:
+        if (running or self._replace_workers) and self.backend.supports_cancel:
             self.backend.abort()
+
+
+def _hint(iterable: Any) -> int | None:
+    try:
+        return length_hint(iterable) or None
+    except Exception:  # a broken __length_hint__ only costs the display of the total
+        return None
+
+
+def _store_partial(future: Any, plan: Any) -> None:
+    """Store what a stopped in-process batch finished (it ends at a task boundary).
+
+    Runs when the batch returns, possibly after the call has ended: this is what lets a
+    ``%pmap --memo`` re-run after Ctrl-C resume from every finished item.
+    """
+    try:
+        out = future.result()
+        if type(out) is TaskFailure:
+            plan.store(out.results, out.durations)
+        else:
+            plan.store(out[0], out[2])
+    except BaseException:  # best effort: the call has already ended
+        pass
 
 
 def _status_of(exc: BaseException) -> str:

@@ -130,7 +130,9 @@ def run_batch(batch: list, stop: list | None = None, timed: bool = False,
               thread_worker: bool = False) -> Any:
     """Run a batch in this process (threads, sequential): events reach subscribers directly.
 
-    The exception of a failing task is returned with its real ``__traceback__``.
+    The exception of a failing task is returned with its real ``__traceback__``. That
+    includes ``KeyboardInterrupt`` (Ctrl-C lands in the task when it runs in the main
+    thread): the parent then stores the results finished before it and re-raises it.
     """
     if thread_worker:
         config.set_thread_worker(True)
@@ -139,7 +141,9 @@ def run_batch(batch: list, stop: list | None = None, timed: bool = False,
     t0 = perf_counter()
     try:
         _execute(batch, results, durations, stop)
-    except Exception as exc:
+    except BaseException as exc:  # returned to the parent, which re-raises it
+        if stop is not None and not isinstance(exc, Exception):
+            stop[0] = True  # Ctrl-C: no further batch of this call may start
         return TaskFailure(len(results), exc, "", results, durations, None)
     finally:
         if thread_worker:

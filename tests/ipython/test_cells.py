@@ -118,3 +118,47 @@ def test_syntax_errors_propagate():
 def test_first_line_skips_comments_and_blank_lines():
     assert first_line("\n# comment\n  total = 0\nmore") == "total = 0"
     assert first_line("# only a comment") == ""
+
+
+def test_reads_attribute_chains_and_bare_uses():
+    reads = analyze("r = mymod.helper(3) * mymod.SCALE\ns = pkg.sub.f(x.y)\nreload(other)\n"
+                    "def g():\n    return mymod.inner()").reads
+    assert reads.attr_chains["mymod"] == {("helper",), ("SCALE",), ("inner",)}
+    assert reads.attr_chains["pkg"] == {("sub", "f")}
+    assert "mymod" not in reads.bare and "pkg" not in reads.bare
+    assert "other" in reads.bare and "x" not in reads.bare
+
+
+def test_reads_imports_and_file_candidates():
+    reads = analyze("import a.b, c\nfrom d.e import f\nfrom . import g\n"
+                    "df = pd.read_csv('data.csv', sep=';')\nopen(path)\n"
+                    "df.to_csv('out.csv')\nopen('log.txt', 'a')\np = 'x.npy'\nnp.load(p)").reads
+    assert reads.imports == ("a.b", "c", "d.e")
+    assert {"data.csv", ";"} <= set(reads.path_literals)
+    assert "out.csv" not in reads.path_literals and "log.txt" not in reads.path_literals
+    assert {"path", "p"} <= set(reads.path_names) and reads.assigned_paths["p"] == "x.npy"
+
+
+@pytest.mark.parametrize(("source", "dynamic"), [
+    ("r = eval('x')", ("eval()",)),
+    ("exec(code)\nv = globals()['k']", ("exec()", "globals()")),
+    ("v = vars()['k']", ("vars()",)),
+    ("def f():\n    return locals()", ()),
+    ("v = vars(obj)", ()),
+    ("f = lambda: globals()", ("globals()",)),
+])
+def test_reads_through_the_namespace_are_flagged(source, dynamic):
+    assert analyze(source).reads.dynamic == dynamic
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("def helper(x):\n    return x", "def helper(x)"),
+    ("time.sleep(1)            # something slow", "time.sleep(1)"),
+    ("# comment\n\nclass A(B):  # note\n    pass", "class A(B)"),
+    ("s = '# not a comment'", "s = '# not a comment'"),
+    ('x = """doc', 'x = """doc'),
+])
+def test_label(source, expected):
+    from jlcache.ipython.cells import label
+
+    assert label(source) == expected

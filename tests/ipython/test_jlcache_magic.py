@@ -50,6 +50,18 @@ def test_info_lists_functions_and_cells_with_counts(ip, populated, capsys):
     assert any("totals" in row and row.startswith("cell") for row in out.splitlines())
 
 
+def test_info_sizes_use_the_panels_binary_units(ip, populated, capsys):
+    from jlcache.panel_format import human_size
+
+    run(ip, "%%memo --name blob\nblob = 'x' * 5000")
+    ip.run_line_magic("jlcache", "info")
+    out = capsys.readouterr().out
+    row = next(r for r in out.splitlines() if "blob" in r)
+    size = populated.store.entries("cells", "blob")[0].size
+    assert "KiB" in row and human_size(size) in row
+    assert " KB" not in out and " MB" not in out
+
+
 def test_panel_falls_back_to_something_displayable(ip, populated, capsys):
     result = ip.run_line_magic("jlcache", "")
     assert result is not None or "square" in capsys.readouterr().out

@@ -224,3 +224,54 @@ def test_cell_events_are_published(ip):
     names = [s for s in seen if s[1] == "cells"]
     assert [n[0] for n in names] == ["cache.miss", "cache.store", "cache.hit"]
     assert {n[2] for n in names} == {"events-demo"}
+
+
+def test_closed_files_are_left_out_and_the_cell_is_cached(ip, counter, tmp_path, recwarn):
+    (tmp_path / "config.txt").write_text("host-1\n")
+    cell = memo(f"{counter.line}\nwith open('config.txt') as f:\n    host = f.read().strip()")
+    run(ip, cell)
+    del ip.user_ns["host"], ip.user_ns["f"]
+    run(ip, cell)
+    assert counter.value == 1 and ip.user_ns["host"] == "host-1"
+    assert "f" not in ip.user_ns, "a closed file is not restored"
+    assert not [w for w in recwarn if issubclass(w.category, NotCachedWarning)]
+
+
+def test_an_open_file_still_warns(ip, tmp_path):
+    (tmp_path / "config.txt").write_text("x")
+    with pytest.warns(NotCachedWarning, match=r"'handle'"):
+        run(ip, memo("handle = open('config.txt')"))
+    ip.user_ns["handle"].close()
+
+
+def test_a_trailing_semicolon_hides_the_result_on_runs_and_replays(ip, log, counter):
+    cell = memo(f"{counter.line}\nys = [1, 2, 3]\nys;")
+    for _ in range(2):
+        log.run(ip, cell)
+        assert "[1, 2, 3]" not in log.text
+        assert [1, 2, 3] not in ip.user_ns["Out"].values() and ip.user_ns.get("_") != [1, 2, 3]
+    assert counter.value == 1
+    log.run(ip, memo(f"{counter.line}\nys = [1, 2, 3]\nys"))
+    assert "[1, 2, 3]" in log.text and ip.user_ns["_"] == [1, 2, 3]
+
+
+def test_with_mmap_mode_the_first_run_already_gives_the_memmap(ip, counter):
+    np = pytest.importorskip("numpy")
+    run(ip, "%jlcache dir mapped --mmap-mode r")
+    cell = memo(f"{counter.line}\nimport numpy as np\narr = np.zeros(1000)\nsmall = [1, 2]")
+    run(ip, cell)
+    first = ip.user_ns["arr"]
+    run(ip, cell)
+    second = ip.user_ns["arr"]
+    assert counter.value == 1
+    assert type(first) is type(second) is np.memmap
+    assert not first.flags.writeable and not second.flags.writeable
+    assert ip.user_ns["small"] == [1, 2]
+
+
+def test_verbose_labels_drop_comments_and_the_block_colon(ip, log):
+    log.run(ip, memo("def helper(x):  # doubles\n    return x * 2", "--verbose"))
+    assert "[memo] def helper(x): running" in log.text
+    log.clear()
+    log.run(ip, memo("total = 1 + 1            # something slow", "--verbose"))
+    assert "[memo] total = 1 + 1: running" in log.text

@@ -108,3 +108,18 @@ def test_bg_returns_a_job_handle_at_once(ip):
     job = ip.user_ns["job"]
     assert job.result(timeout=30) == list(range(1, 21))
     assert job.done()
+
+
+def test_job_start_knows_the_total(ip):
+    from jlcache import events
+
+    seen: list = []
+    unsubscribe = events.subscribe(seen.append)
+    try:
+        run(ip, "def twice(v):\n    return 2 * v")
+        run(ip, "ys = %pmap -n 2 -b threading --no-progress twice range(120)")
+    finally:
+        unsubscribe()
+    assert ip.user_ns["ys"] == [2 * v for v in range(120)]
+    start = next(e for e in seen if e.name == "job.start")
+    assert start.data["total"] == 120

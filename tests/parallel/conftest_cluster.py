@@ -38,6 +38,11 @@ def dask_cluster() -> Iterator[Any]:
     """A real ``LocalCluster``: 2 worker processes of 1 thread each, on loopback."""
     distributed = pytest.importorskip("distributed")
     os.environ["PYTHONPATH"] = _worker_pythonpath()
+    # Earlier tests ran a real InteractiveShell, which installs its own module object as
+    # __main__ (without __spec__); multiprocessing's spawn, used by dask's nannies, needs one.
+    main = sys.modules["__main__"]
+    if not hasattr(main, "__spec__"):
+        main.__spec__ = None
     cluster = distributed.LocalCluster(
         n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
         dashboard_address=None, silence_logs=logging.CRITICAL, worker_dashboard_address=None,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import _thread
+import linecache
 import os
+import signal
+import time
 import uuid
 
 import pytest
@@ -98,3 +102,90 @@ def test_cached_function_called_inside_a_worker_reports_hits_to_the_parent(memor
     misses = [e for e in recorded_events if e.name == "cache.miss"]
     assert len(hits) == 4 and not misses
     assert all(e.data.get("remote") is True for e in hits)
+
+
+def _call_it(func, *args):
+    return func(*args)
+
+
+_NOTEBOOK_CELL = '''
+import os, uuid
+
+def helper(x):
+    return x * x
+
+def compute(x):
+    open(os.path.join(FOLDER, f"{x}-{os.getpid()}-{uuid.uuid4().hex}"), "x").close()
+    return helper(x) + OFFSET
+'''
+
+
+def test_cached_notebook_function_has_the_parents_identity_in_workers(memory, counted):
+    # a function defined in a notebook cell: its source exists in the parent only (IPython
+    # keeps cells in linecache), so a worker resolving identity itself would get another
+    # version. Called inside tasks (not through cache-aware dispatch), the workers must
+    # still use the parent's entries.
+    filename = f"<ipython-input-{uuid.uuid4().hex[:8]}>"
+    linecache.cache[filename] = (len(_NOTEBOOK_CELL), None, _NOTEBOOK_CELL.splitlines(True),
+                                 filename)
+    namespace = {"__name__": "__main__", "FOLDER": counted, "OFFSET": 1}
+    exec(compile(_NOTEBOOK_CELL, filename, "exec"), namespace)
+    cached = memory.cache(namespace["compute"])
+    out = Parallel(n_jobs=2, backend="loky")(delayed(_call_it)(cached, x) for x in range(6))
+    assert out == [x * x + 1 for x in range(6)]
+    assert _computed(counted) == list(range(6))
+    assert [cached(x) for x in range(6)] == out  # the parent finds what the workers stored
+    assert _computed(counted) == list(range(6))  # no recomputation
+    group = memory.store.location / "functions" / cached.cache_key(0).group
+    assert len([p for p in group.iterdir() if p.is_dir()]) == 1  # one version on disk
+    again = Parallel(n_jobs=2, backend="loky")(delayed(_call_it)(cached, x) for x in range(6))
+    assert again == out and _computed(counted) == list(range(6))
+
+
+def _interrupted_at(folder, x, at, how):
+    if x == at:
+        if how == "raise":
+            raise KeyboardInterrupt
+        if how == "interrupt_main":  # what a notebook interrupt does to the main thread
+            _thread.interrupt_main()
+            for _ in range(10**8):  # the interrupt lands here, inside the task
+                pass
+        if how == "sigint":  # a real SIGINT; the main thread waits for results meanwhile
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(4)  # the main thread handles it meanwhile (generous: loaded CI machines)
+    return _counting_square(folder, x)
+
+
+@pytest.mark.parametrize(("backend", "how"), [("sequential", "raise"), ("threading", "raise"),
+                                              ("sequential", "interrupt_main"),
+                                              ("threading", "sigint")])
+def test_an_interrupt_keeps_the_finished_items_of_its_batch_cached(memory, counted, backend, how):
+    f = memory.cache(_interrupted_at)
+    with pytest.raises(KeyboardInterrupt):
+        Parallel(n_jobs=2, backend=backend, batch_size=100)(
+            delayed(f)(counted, x, 7, how) for x in range(100))
+    deadline = time.monotonic() + 5  # a stopped thread stores what it finished when it returns
+    while not f.check_call_in_cache(counted, 6, 7, how) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cached = [x for x in range(100) if f.check_call_in_cache(counted, x, 7, how)]
+    assert cached[:7] == list(range(7)) and len(cached) <= 8  # only what finished before
+    before = _computed(counted)
+    out = Parallel(n_jobs=2, backend=backend)(delayed(f)(counted, x, -1, how) for x in range(3))
+    assert out == [0, 1, 4] and _computed(counted) == sorted([*before, 0, 1, 2])  # next call works
+
+
+def test_an_interrupt_stops_dispatching_in_process_batches(memory, counted):
+    # sequential runs each batch as it is submitted: with every batch dispatched at once,
+    # an interrupted batch must stop the call before the later batches run
+    f = memory.cache(_interrupted_at)
+    pulled: list = []
+
+    def tasks():
+        for x in range(40):
+            pulled.append(x)
+            yield delayed(f)(counted, x, 3, "raise")
+
+    with pytest.raises(KeyboardInterrupt):
+        Parallel(n_jobs=1, backend="sequential", batch_size=1, pre_dispatch="all")(tasks())
+    assert _computed(counted) == [0, 1, 2] and pulled == [0, 1, 2, 3]
+    assert [x for x in range(40) if f.check_call_in_cache(counted, x, 3, "raise")] == [0, 1, 2]

@@ -32,8 +32,27 @@ def test_n_jobs_semantics():
     assert effective_n_jobs(-2) == max(cpu_count() - 1, 1)
     with pytest.raises(ValueError, match="n_jobs == 0"):
         effective_n_jobs(0)
-    with pytest.raises(ValueError, match="n_jobs"):
-        Parallel(n_jobs=1.5)
+    with pytest.raises(ValueError, match="n_jobs must be an int"):
+        Parallel(n_jobs="two")
+
+
+@pytest.mark.parametrize("n_jobs", ["2", 2.0, " 2 "])
+def test_n_jobs_from_a_config_string_or_float_is_converted_like_joblib(n_jobs):
+    assert effective_n_jobs(n_jobs) == 2
+    assert Parallel(n_jobs=n_jobs, backend="threading")(delayed(abs)(-i) for i in range(3)) == \
+        [0, 1, 2]
+
+
+def test_timeout_and_crash_errors_are_the_types_joblib_users_catch():
+    import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
+
+    from jlcache.errors import TaskTimeoutError, WorkerCrashedError
+
+    assert issubclass(TaskTimeoutError, multiprocessing.TimeoutError)
+    assert issubclass(TaskTimeoutError, TimeoutError)
+    assert issubclass(WorkerCrashedError, BrokenProcessPool)
+    assert issubclass(WorkerCrashedError, RuntimeError)
 
 
 def test_none_means_one_job_and_sequential():

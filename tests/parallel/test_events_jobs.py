@@ -63,6 +63,33 @@ def test_total_is_known_for_sized_inputs(recorded_events):
     assert start["total"] == 7
 
 
+class _Hinted:
+    """An iterator that only guesses its length (``operator.length_hint``)."""
+
+    def __init__(self, tasks, hint):
+        self._it, self._hint = iter(tasks), hint
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._it)
+
+    def __length_hint__(self):
+        return self._hint
+
+
+@pytest.mark.parametrize("hint", [30, 5, 500])
+def test_total_comes_from_the_length_hint_of_an_iterator(recorded_events, hint):
+    tasks = [delayed(square)(i) for i in range(30)]
+    out = Parallel(n_jobs=2, backend="threading")(_Hinted(tasks, hint))
+    assert out == [i * i for i in range(30)]  # a wrong hint changes nothing that runs
+    evs = _job_events(recorded_events)
+    assert evs[0].name == "job.start" and evs[0].data["total"] == hint
+    last = [e for e in evs if e.name == "job.progress"][-1].data
+    assert last["done"] == last["total"] == 30  # the real count once the input is exhausted
+
+
 def test_error_ends_with_status_error(recorded_events):
     with pytest.raises(RuntimeError):
         Parallel(n_jobs=2, backend="threading")(delayed(fail)(i) for i in range(3))
@@ -110,7 +137,7 @@ def test_background_job_returns_at_once_and_gives_the_result(backend, recorded_e
     assert time.monotonic() - t0 < 0.3  # the tasks take 0.2 s: it did not wait for them
     assert jobs.get(job.id) is job
     assert job.result(timeout=30) == [0, 1, 2, 3]
-    assert job.done() and job.status == "done" and job.progress == (4, None)
+    assert job.done() and job.status == "done" and job.progress == (4, 4)  # counted once the generator ended
     start = _job_events(recorded_events, job.id)[0].data
     assert start["background"] is True
 

@@ -216,3 +216,44 @@ def _workers(parent: psutil.Process) -> list[psutil.Process]:
         if "resource_tracker" not in cmd and "semaphore_tracker" not in cmd:
             found.append(child)
     return found
+
+
+def test_breaking_out_of_a_loky_generator_is_silent_and_keeps_the_pool(python):
+    """Short batches finish within the grace (pool kept); long ones are killed, quietly."""
+    proc = python("""
+        import time
+        from jlcache.parallel import Parallel, delayed
+        from jlcache.parallel.backends import loky as lb
+        def slow(x, s):
+            time.sleep(s)
+            return x
+        if __name__ == "__main__":
+            Parallel(n_jobs=2)(delayed(slow)(i, 0) for i in range(2))
+            for s, kept in ((0.05, True), (0.05, True), (0.8, False), (0.8, False)):
+                pool = lb._pool
+                g = Parallel(n_jobs=2, return_as="generator", batch_size=1)(
+                    delayed(slow)(i, s) for i in range(40))
+                for r in g:
+                    if r == 1:
+                        break
+                g.close()
+                assert (lb._pool is pool) == kept, (s, kept)
+                assert Parallel(n_jobs=2)(delayed(slow)(i, 0) for i in range(3)) == [0, 1, 2]
+            print("OK")
+    """)
+    assert proc.stdout.strip().endswith("OK")
+    assert "Traceback" not in proc.stderr and "InvalidStateError" not in proc.stderr, proc.stderr
+
+
+def test_a_warm_worker_killed_while_idle_does_not_fail_the_next_call():
+    from jlcache.parallel.backends import loky as lb
+
+    Parallel(n_jobs=2)(delayed(square)(i) for i in range(4))  # warm pool
+    for proc in list(lb._pool._processes.values()):
+        os.kill(proc.pid, signal.SIGKILL)                     # e.g. the out-of-memory killer
+    assert Parallel(n_jobs=2)(delayed(square)(i) for i in range(6)) == [0, 1, 4, 9, 16, 25]
+
+
+def test_a_task_that_crashes_its_worker_is_still_reported_after_the_retry():
+    with pytest.raises(WorkerCrashedError, match="exited with code 5"):
+        Parallel(n_jobs=2)(delayed(exit_hard)(i, 5) for i in range(2))

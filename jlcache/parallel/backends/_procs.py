@@ -40,8 +40,9 @@ def crash_error(exit_codes: Iterable[int | None], backend: str, detail: str = ""
     codes = [c for c in exit_codes if c not in (None, 0)]
     if codes:
         # the workers the pool killed itself after the crash show up as SIGTERM/SIGKILL;
-        # prefer a more specific code when there is one
-        ranked = sorted(codes, key=lambda c: c in (-signal.SIGTERM, -signal.SIGKILL))
+        # prefer a more specific code when there is one, and SIGKILL (an out-of-memory
+        # kill, as often as not) over SIGTERM (what a pool sends its other workers)
+        ranked = sorted(codes, key=lambda c: (c == -signal.SIGTERM, c == -signal.SIGKILL))
         what, why = describe_exit_code(ranked[0])
     else:
         what, why = "died", "a crash in native code, an out-of-memory kill or os._exit()"

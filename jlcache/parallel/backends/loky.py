@@ -114,6 +114,8 @@ class LokyBackend(ParallelBackendBase):
                 proc.kill()
             except Exception:
                 pass
+        # kill_workers=True also stops loky's manager thread; without it the thread can outlive
+        # the pool and block interpreter exit (loky joins it at exit) after a Ctrl-C.
         pool.shutdown(wait=False, kill_workers=True)
 
     def crash_error(self, exc: BaseException) -> BaseException | None:

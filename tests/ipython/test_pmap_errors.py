@@ -1,0 +1,57 @@
+"""``%pmap`` errors: the user's own exceptions stay theirs; only what was typed wrong is a
+``UsageError``; tracebacks show the user's frames, not jlcache's."""
+
+from __future__ import annotations
+
+import traceback
+
+import pytest
+from IPython.core.error import UsageError
+
+from tests.ipython.conftest import run
+
+
+@pytest.mark.parametrize(("error", "message"), [
+    ("ValueError", "model got n_jobs=0 for item 2"),
+    ("ImportError", "Cannot load backend 'TkAgg'"),
+    ("ValueError", "batch_size too large for jlcache[gpu]"),
+])
+def test_a_task_error_mentioning_options_is_not_a_usage_error(ip, error, message):
+    run(ip, f"def fit(x):\n    if x == 2:\n        raise {error}({message!r})\n    return x")
+    result = ip.run_cell("ys = %pmap -n 2 -b threading --no-progress fit range(4)")
+    exc = result.error_in_exec
+    assert type(exc).__name__ == error and not isinstance(exc, UsageError)
+    assert str(exc) == message
+    assert "fit(2)" in "\n".join(getattr(exc, "__notes__", []))
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("-n 0 abs [1]", "-n 0"),
+    ("-b no-such-backend abs [1]", "Unknown parallel backend"),
+    ("--batch-size 0 abs [1]", "--batch-size"),
+])
+def test_bad_options_are_usage_errors_before_anything_runs(ip, line, words):
+    with pytest.raises(UsageError, match=words):
+        ip.run_line_magic("pmap", line)
+
+
+def test_an_unavailable_backend_is_a_usage_error(ip, monkeypatch):
+    from jlcache.errors import BackendUnavailableError
+    from jlcache.parallel import backends
+
+    def missing(name):
+        raise BackendUnavailableError(f"The {name!r} backend needs a package (pip install it).")
+
+    monkeypatch.setattr(backends, "get_factory", missing)
+    with pytest.raises(UsageError, match="pip install"):
+        ip.run_line_magic("pmap", "-b dask abs [1]")
+
+
+def test_the_traceback_shows_the_users_frames_not_jlcaches(ip):
+    run(ip, "def fragile(v):\n    if v == 3:\n        raise KeyError(v)\n    return v")
+    exc = ip.run_cell("ys = %pmap -n 2 -b threading --no-progress fragile range(5)").error_in_exec
+    assert isinstance(exc, KeyError)
+    frames = traceback.extract_tb(exc.__traceback__)
+    assert frames[-1].name == "fragile"
+    internal = [f for f in frames if "/jlcache/" in f.filename.replace("\\", "/")]
+    assert [f.name for f in internal] == ["pmap"], "only the magic's own frame (hidden by IPython)"
