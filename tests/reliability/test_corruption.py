@@ -86,12 +86,15 @@ def _check(value, k) -> None:
     assert np.array_equal(value["arrays"][1], np.full((30, 40), k, dtype=np.int16))
 
 
-@pytest.mark.parametrize("mmap_mode", [None, "r"])
-@pytest.mark.parametrize("damage", sorted(DAMAGE) + sorted(IN_MEMORY_ONLY))
+# Changed bytes inside an array region are caught by the checksum on an in-memory load only:
+# a memory map is not checksummed at load time (documented), so that case is not generated.
+CASES = [(damage, mode) for damage in sorted(DAMAGE) for mode in (None, "r")] + \
+    [(damage, None) for damage in sorted(IN_MEMORY_ONLY)]
+
+
+@pytest.mark.parametrize(("damage", "mmap_mode"), CASES)
 def test_damaged_entry_is_one_warning_then_recomputed_and_overwritten(cache_dir, damage,
                                                                       mmap_mode):
-    if damage in IN_MEMORY_ONLY and mmap_mode:
-        pytest.skip("a memory map is not checksummed at load time (documented)")
     f = Memory(cache_dir, mmap_mode=mmap_mode).cache(payload, ignore=["calls"])
     CALLS.clear()
     _check(f(3, CALLS), 3)
