@@ -200,8 +200,9 @@ class Panel(anywidget.AnyWidget):
                 self._coalescer.poke()
 
     def _scan_allowed(self) -> bool:
-        """Rescans cost a directory walk: keep them under ~5% of the time, at most 10/s."""
-        gap = max(self._coalescer.interval, 20 * self._state.scan.took)
+        """Rescans cost a directory walk (and the GIL a running job needs): keep them under
+        ~2% of the time and at most 2/s; clicks force one at once."""
+        gap = max(0.5, 50 * self._state.scan.took)
         return time.monotonic() - self._last_scan >= gap
 
     def _set_status(self, text: str, error: bool = False) -> None:
