@@ -6,8 +6,9 @@ Import is cheap on purpose: the public names below are resolved on first use, so
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from jlcache._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -98,18 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from jlcache.widget import Panel, panel
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jlcache' has no attribute {name!r}")
-    mod = importlib.import_module(module)
-    value = mod if module == f"jlcache.{name}" else getattr(mod, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)
 
 
 def load_ipython_extension(ipython: Any) -> None:

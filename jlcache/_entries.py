@@ -92,11 +92,27 @@ def parse_size(limit: int | str | None) -> int | None:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
-def parse_age(age: timedelta | float | None) -> float | None:
-    """A ``timedelta`` or a number of seconds, as seconds."""
+_AGE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(age: timedelta | float | str | None) -> float | None:
+    """A ``timedelta``, a number of seconds or ``"30s"``/``"15m"``/``"2h"``/``"1d"``/``"1w"``,
+    as seconds: ages are usually thought of in days, not in seconds."""
     if age is None:
         return None
-    seconds = age.total_seconds() if isinstance(age, timedelta) else float(age)
+    if isinstance(age, timedelta):
+        seconds = age.total_seconds()
+    elif isinstance(age, (int, float)) and not isinstance(age, bool):
+        seconds = float(age)
+    else:
+        match = _AGE.match(age) if isinstance(age, str) else None
+        if match is None:
+            raise ValueError(
+                f"age_limit {age!r} is not understood: use a timedelta, a number of seconds "
+                "or a string such as '30s', '15m', '2h', '1d' or '1w'."
+            )
+        seconds = float(match.group(1)) * _AGE_UNITS[match.group(2).lower()]
     if seconds < 0:
         raise ValueError(f"age_limit cannot be negative (got {age!r}).")
     return seconds

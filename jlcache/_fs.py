@@ -122,7 +122,10 @@ def atomic_write(path: str, body: Callable[[int], None], *, fsync: bool = False)
     not a wrong value).
     """
     tmp = temp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, FILE_MODE)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, FILE_MODE)
+    except OSError as exc:
+        raise _about_target(exc, path) from None
     try:
         try:
             body(fd)
@@ -134,6 +137,16 @@ def atomic_write(path: str, body: Callable[[int], None], *, fsync: bool = False)
     except BaseException:
         unlink_quiet(tmp)
         raise
+
+
+def _about_target(exc: OSError, path: str) -> OSError:
+    """The same error (same type and errno) naming ``path``, not our temporary's name,
+    which means nothing to the caller."""
+    reason = exc.strerror or str(exc)
+    folder = os.path.dirname(path) or "."
+    if exc.errno == errno.ENOENT and not os.path.isdir(folder):
+        reason += f": the directory {folder!r} does not exist; create it first"
+    return OSError(exc.errno, reason, path) if exc.errno is not None else exc
 
 
 # ----------------------------------------------------------------------------- reading

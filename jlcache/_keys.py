@@ -58,7 +58,7 @@ class ArgBinder:
     def __init__(self, func: Callable, ignore: Iterable[str] = ()) -> None:
         self._func = func
         self._sig = _signature(func)
-        ignore = tuple(ignore or ())
+        ignore = (ignore,) if isinstance(ignore, str) else tuple(ignore or ())
         params = [] if self._sig is None else list(self._sig.parameters.values())
         self._check_ignore(ignore, params)
         self._ignore = frozenset(ignore)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["AsyncMemorizedFunc", "MemorizedFunc"]
 
 _log = logging.getLogger("jlcache.memory")
+_WARNED_UNPICKLABLE: set[str] = set()  # functions already warned about an unpicklable result
 _KIND = "functions"
 _LOCKS = KeyLocks(MISS)
 _groups: dict[str, str] = {}
@@ -75,7 +76,8 @@ class MemorizedFunc:
                pinned: FunctionIdentity | None = None) -> None:
         self.func = func
         self._memory = memory
-        self.ignore = list(ignore or [])
+        # A lone name is accepted as a one-item list: iterating it would ignore its letters.
+        self.ignore = [ignore] if isinstance(ignore, str) else list(ignore or [])
         self._verbose = verbose
         self.mmap_mode = mmap_mode
         self.cache_validation_callback = cache_validation_callback
@@ -191,11 +193,14 @@ class MemorizedFunc:
         try:
             nbytes = memory.store.put(ref, value, meta, compress=memory.compress)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
-            warnings.warn(NotCachedWarning(
-                f"{self._name} returned a {type(value).__module__}.{type(value).__qualname__}, "
-                f"which cannot be pickled ({type(exc).__name__}: {exc}); the value was returned "
-                "but not cached, so the next call computes it again. Return plain data "
-                "(numbers, arrays, dicts, dataclasses) to make it cacheable."), stacklevel=4)
+            if self._name not in _WARNED_UNPICKLABLE:  # once per function: not on every call
+                _WARNED_UNPICKLABLE.add(self._name)
+                root = exc.__cause__ or exc
+                warnings.warn(NotCachedWarning(
+                    f"{self._name} returned a {type(value).__qualname__} that cannot be pickled "
+                    f"({type(root).__name__}: {root}), so it is not cached and every call "
+                    "recomputes it. Return plain data (numbers, arrays, dicts) to cache it. "
+                    "(Shown once per function.)"), stacklevel=4)
             return None
         except OSError as exc:
             memory._warn_store_failed(self._name, exc)

@@ -57,6 +57,23 @@ def _array_error() -> type:
     return ArrayError
 
 
+# Starts of files written by joblib.dump / pickle.dump (joblib's compressors included).
+_FOREIGN = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ", "xz"), (b"\x5d\x00\x00", "lzma"),
+            (b"\x04\x22\x4d\x18", "lz4"), (b"ZF", "zlib"))
+
+
+def _foreign_kind(head: bytes) -> str:
+    """What wrote a file that is not ours, when its first bytes say so; else ``""``."""
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return f"a pickle file (protocol {head[1]}; joblib.dump or pickle.dump writes these)"
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] << 8 | head[1]) % 31 == 0:
+        return "a zlib-compressed file (joblib.dump with compress= writes these)"
+    for magic, name in _FOREIGN:
+        if head.startswith(magic):
+            return f"a file compressed with {name} (joblib.dump with compress= writes these)"
+    return ""
+
+
 class Reader:
     """One open value file: validates the header, then produces the value."""
 
@@ -98,14 +115,20 @@ class Reader:
         return memoryview(self._pread(offset, length))
 
     def _parse_header(self) -> dict:
+        foreign = _foreign_kind(bytes(self.head[:6]))
+        if foreign:
+            raise CorruptEntryError(
+                f"{self.path} is {foreign}, not a jlcache value file. jlcache.load reads only "
+                "files written by jlcache.dump; read this one with joblib.load (or "
+                "pickle.load), or write it again with jlcache.dump."
+            )
         if self.size < 8:
             raise self.corrupt(f"it is only {self.size} bytes long (truncated)")
         if self.head[:4] != MAGIC:
             if self.head[:3] == MAGIC[:3]:
                 raise self.corrupt(f"its layout generation {self.head[3]} is not the one this "
                                    "jlcache reads (1)")
-            raise self.corrupt("it does not start with the jlcache magic bytes (a joblib or "
-                               "plain pickle file is read with joblib.load / pickle.load)")
+            raise self.corrupt("it does not start with the jlcache magic bytes")
         (hlen,) = struct.unpack_from("<I", self.head, 4)
         self.hlen = hlen
         if 8 + hlen > self.size:

@@ -14,12 +14,14 @@ import logging
 import pickle
 import threading
 import time
+import warnings
 
 import cloudpickle
 import numpy as np
 import pytest
 
 from jlcache import events, stats
+from jlcache._entries import parse_age
 from jlcache._memorized import _LOCKS
 from jlcache.errors import NotCachedWarning, UnhashableError
 from jlcache.memory import (
@@ -296,9 +298,23 @@ def test_unpicklable_output_is_returned_with_a_warning(memory):
         out = make_lock(1, calls)
     assert hasattr(out, "acquire")
     assert "pickle" in str(record[0].message)
-    with pytest.warns(NotCachedWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per function, not on every call
         make_lock(1, calls)
-    assert len(calls) == 2 and entries(memory) == 0
+        make_lock(2, calls)
+    assert len(calls) == 3 and entries(memory) == 0
+    assert len(str(record[0].message).replace(make_lock.__qualname__, "")) < 250
+
+
+def test_a_single_ignore_name_as_a_string_is_one_name(memory):
+    @memory.cache(ignore="debug")
+    def g(x, debug=False):
+        return x
+
+    assert g(1, debug=True) == 1 and g.ignore == ["debug"]
+    assert g.check_call_in_cache(1, debug=False) and entries(memory) == 1
+    with pytest.raises(ValueError, match=r"\['y'\], which is not a parameter"):
+        memory.cache(double, ignore="y")
 
 
 def test_call_forces_recompute_and_returns_joblib_metadata(memory):
@@ -405,9 +421,26 @@ def test_reduce_size_by_items_bytes_and_age(memory):
     f(7)
     memory.reduce_size(age_limit=datetime.timedelta(days=1))
     assert f.check_call_in_cache(7)
+    memory.reduce_size(age_limit="1d")
+    assert f.check_call_in_cache(7)
     time.sleep(0.05)
     memory.reduce_size(age_limit=datetime.timedelta(seconds=0.01))
     assert entries(memory) == 0
+
+
+@pytest.mark.parametrize(("age", "seconds"), [
+    ("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1w", 604800), ("1.5h", 5400),
+    (" 2 D", 172800), ("3600", 3600), (90, 90), (0.5, 0.5),
+    (datetime.timedelta(minutes=2), 120), (None, None),
+])
+def test_age_limits_accept_units(age, seconds):
+    assert parse_age(age) == seconds
+
+
+@pytest.mark.parametrize("age", ["1y", "d", "", "-1d", True, [1]])
+def test_an_unknown_age_limit_names_the_accepted_forms(memory, age):
+    with pytest.raises(ValueError, match=r"age_limit .* not understood.*'1d'"):
+        memory.reduce_size(age_limit=age)
 
 
 def test_bytes_limit_is_enforced_after_each_store(cache_dir):

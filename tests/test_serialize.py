@@ -308,7 +308,7 @@ def test_truncated_file_is_corrupt(tmp_path: Path, where: str) -> None:
 
 def test_garbage_file_is_corrupt(tmp_path: Path) -> None:
     path = tmp_path / "v.jlc"
-    path.write_bytes(os.urandom(5000))
+    path.write_bytes(b"\x00" + os.urandom(5000))  # never a pickle or compressor header
     with pytest.raises(CorruptEntryError, match="magic"):
         load(path)
 
@@ -318,6 +318,24 @@ def test_foreign_pickle_is_corrupt_with_a_hint(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps({"a": 1}))
     with pytest.raises(CorruptEntryError, match=r"joblib\.load"):
         load(path)
+
+
+@pytest.mark.parametrize("compress", [0, 3, "gzip", "bz2", "xz", "lzma", "lz4"])
+def test_a_joblib_file_is_named_as_such_not_blamed_on_a_crash(tmp_path: Path, compress) -> None:
+    joblib = pytest.importorskip("joblib")
+    path = tmp_path / "model.joblib"
+    joblib.dump({"a": [1, 2]}, path, compress=compress if compress in (0, 3) else (compress, 3))
+    with pytest.raises(CorruptEntryError, match=r"not a jlcache value file.*joblib\.load") as info:
+        load(path)
+    assert "crash" not in str(info.value) and "full disk" not in str(info.value)
+
+
+def test_dump_into_a_missing_directory_names_the_target_not_a_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "x.jl"
+    with pytest.raises(FileNotFoundError, match="does not exist") as info:
+        dump(1, target)
+    assert info.value.filename == str(target) and ".tmp" not in str(info.value)
+    assert info.value.errno == errno.ENOENT
 
 
 def test_bad_pickle_checksum(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ running a batch needs (``tasks``, ``config``), which is part of every cold first
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from jlcache._lazy import lazy_attributes
 
 # public name -> module that defines it
 _LAZY = {
@@ -55,15 +56,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from jlcache.parallel.tasks import delayed
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jlcache.parallel' has no attribute {name!r}")
-    mod = importlib.import_module(module)
-    value = mod if module == f"jlcache.parallel.{name}" else getattr(mod, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)

@@ -19,6 +19,7 @@ when some are still running, asks the backend to ``abort`` (kill its workers).
 from __future__ import annotations
 
 import queue
+import reprlib
 import time
 from collections import deque
 from itertools import islice
@@ -57,6 +58,21 @@ class _Batch:
         self.idx, self.start, self.tasks, self.plan, self.sent = idx, start, tasks, plan, sent
         self.future: Any = None
         self.submitted = 0.0
+
+
+def _check_task(task: Any, position: int) -> None:
+    """Reject what is not a ``delayed(f)(...)`` task with an error that says so (joblib
+    fails later with "cannot unpack non-iterable int object")."""
+    if type(task) is tuple and len(task) == 3 and callable(task[0]):
+        return
+    if (isinstance(task, (tuple, list)) and len(task) == 3 and callable(task[0])
+            and isinstance(task[1], (tuple, list)) and isinstance(task[2], dict)):
+        return
+    raise TypeError(
+        f"Parallel expects tasks made with delayed(f)(...); got {type(task).__name__} "
+        f"{reprlib.repr(task)} at position {position}. Wrap the call: delayed(f)(x) "
+        "instead of f(x), so that f runs in the workers."
+    )
 
 
 class Run:
@@ -187,7 +203,13 @@ class Run:
                 self.batcher.record_parent(len(tasks), time.perf_counter() - t0)
 
     def _dispatch(self, tasks: list) -> None:
-        plan, sent = plan_batch(tasks)
+        _check_task(tasks[0], self._n_tasks)  # the classic mistake makes every task bad
+        try:
+            plan, sent = plan_batch(tasks)
+        except (TypeError, ValueError, IndexError, KeyError):
+            for i, task in enumerate(tasks):  # a bad task later in the batch: name it
+                _check_task(task, self._n_tasks + i)
+            raise
         batch = _Batch(self._n_batches, self._n_tasks, tasks, plan, sent)
         self._n_batches += 1
         self._n_tasks += len(tasks)

@@ -156,6 +156,19 @@ def test_plain_task_tuples_are_accepted(backend):
     assert Parallel(n_jobs=N_JOBS, backend=backend)([(square, (3,), {})]) == [9]
 
 
+def test_values_instead_of_delayed_tasks_say_to_use_delayed(backend):
+    with pytest.raises(TypeError, match=r"delayed\(f\)\(\.\.\.\); got int 0 at position 0\. "
+                                        r"Wrap the call: delayed\(f\)\(x\)"):
+        Parallel(n_jobs=N_JOBS, backend=backend)(square(i) for i in range(3))
+
+
+def test_a_bad_task_after_good_ones_is_named_by_position(backend):
+    # Each batch's first task is checked (one check per batch keeps tiny tasks cheap).
+    tasks = [delayed(square)(i) for i in range(3)] + ["oops"]
+    with pytest.raises(TypeError, match=r"got str 'oops' at position 3"):
+        Parallel(n_jobs=N_JOBS, backend=backend, batch_size=1)(tasks)
+
+
 def test_context_manager_reuses_workers(backend):
     with Parallel(n_jobs=N_JOBS, backend=backend) as parallel:
         first = parallel(delayed(square)(i) for i in range(10))
