@@ -3,31 +3,13 @@ docs/architecture.md), so the panel's logic is tested without the engine."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
+from jlcache.store import EntryInfo, EntryRef
 
-class EntryRef(NamedTuple):
-    kind: str
-    group: str
-    version: str
-    key: str
-
-
-@dataclass
-class EntryInfo:
-    ref: EntryRef
-    path: Path
-    size: int
-    created: float
-    last_access: float
-    duration: float
-    args: str
-    meta: dict = field(default_factory=dict)
-    disk: int = 0  # allocated bytes; 0 = not measured (the panel then uses size)
+# The real value types: only the store behind them is faked.
 
 
 class FakeStore:
