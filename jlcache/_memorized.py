@@ -16,7 +16,6 @@ time is recorded in memory (``Store.touch``), and events are only built when som
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import os
 import pickle
@@ -45,7 +44,7 @@ from jlcache.store import EntryRef, group_name
 if TYPE_CHECKING:  # pragma: no cover
     from jlcache.memory import Memory
 
-__all__ = ["AsyncMemorizedFunc", "MemorizedFunc"]
+__all__ = ["MemorizedFunc"]
 
 _log = logging.getLogger("jlcache.memory")
 _WARNED_UNPICKLABLE: set[str] = set()  # functions already warned about an unpicklable result
@@ -344,7 +343,9 @@ class MemorizedFunc:
         """``@memory.cache`` in a class body: ``obj.method(...)`` passes ``obj`` as ``self``."""
         if instance is None:
             return self
-        return _BoundMemorized(self, instance)
+        from jlcache._memorized_variants import BoundMemorized
+
+        return BoundMemorized(self, instance)
 
     def __reduce__(self) -> tuple:
         """Pickles with its identity resolved here, so a worker keys calls like this process."""
@@ -353,89 +354,6 @@ class MemorizedFunc:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(func={self.func!r}, location={self._memory.location!r})"
-
-
-class AsyncMemorizedFunc(MemorizedFunc):
-    """The ``async def`` flavour: calling it returns a coroutine."""
-
-    def _setup(self, *args: Any, **kwargs: Any) -> None:
-        super()._setup(*args, **kwargs)
-        mark = getattr(inspect, "markcoroutinefunction", None)  # Python >= 3.12
-        if mark is not None:
-            mark(self)
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        ref, value = self._lookup(args, kwargs)
-        if value is not MISS:
-            return value
-        return (await self._acompute(ref, args, kwargs))[0]
-
-    async def call(self, *args: Any, **kwargs: Any) -> tuple[Any, dict]:
-        return await self._acompute(self._ref(args, kwargs), args, kwargs)
-
-    async def call_and_shelve(self, *args: Any, **kwargs: Any) -> Any:
-        ref = self._ref(args, kwargs)
-        meta = self._cached_meta(ref)
-        if meta is None:
-            out, meta = await self._acompute(ref, args, kwargs)
-            if not meta:
-                return NotMemorizedResult(out)
-        return MemorizedResult(self._memory, ref, self.mmap_mode, meta, self._name)
-
-    async def _acompute(self, ref: EntryRef, args: tuple, kwargs: dict) -> tuple[Any, dict]:
-        # No per-key thread lock here: blocking the event loop would stall every coroutine.
-        snap = state_snapshot(self.func) if self._pinned is None else None
-        t0 = _perf()
-        out = await self.func(*args, **kwargs)
-        duration = _perf() - t0
-        ref = self._own_state(ref, snap)
-        meta = self._put(ref, out, duration, args, kwargs)
-        if meta is None:
-            return out, {}
-        return self._reload(ref, out), _joblib_meta(meta)
-
-
-class _BoundMemorized:
-    """A cached method bound to one instance (the instance is hashed like any argument).
-
-    It forwards the public and the private API (``_lookup``/``_store``, used by Parallel's
-    cache-aware dispatch) with the instance prepended, and ``func`` is the plain bound method.
-    """
-
-    __slots__ = ("__func__", "__self__")
-    _jlcache_memorized = True
-    _FORWARDED = frozenset({"call", "call_and_shelve", "check_call_in_cache", "cache_key"})
-
-    def __init__(self, memorized: MemorizedFunc, instance: Any) -> None:
-        self.__func__ = memorized
-        self.__self__ = instance
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.__func__(self.__self__, *args, **kwargs)
-
-    @property
-    def func(self) -> Any:
-        return types.MethodType(self.__func__.func, self.__self__)
-
-    def _lookup(self, args: tuple, kwargs: dict) -> tuple[EntryRef, Any]:
-        return self.__func__._lookup((self.__self__, *args), kwargs)
-
-    def _store(self, ref: EntryRef, value: Any, duration: float, args: tuple,
-               kwargs: dict) -> None:
-        self.__func__._store(ref, value, duration, (self.__self__, *args), kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.__func__, name)
-        if name in self._FORWARDED:
-            return functools.partial(attr, self.__self__)
-        return attr
-
-    def __reduce__(self) -> tuple:
-        return (_BoundMemorized, (self.__func__, self.__self__))
-
-    def __repr__(self) -> str:
-        name = getattr(self.__func__, "__qualname__", "method")
-        return f"<bound cached method {name} of {self.__self__!r}>"
 
 
 def _rebuild(cls: type, func: Callable, memory: Memory, ignore: list[str], verbose: int,

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from jlcache import events, stats
-from jlcache._memorized import AsyncMemorizedFunc, MemorizedFunc
+from jlcache._memorized import MemorizedFunc
+from jlcache._memorized_variants import AsyncMemorizedFunc
 from jlcache._results import (
     MISS,
     AsyncNotMemorizedFunc,

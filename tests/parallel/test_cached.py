@@ -6,6 +6,7 @@ import _thread
 import linecache
 import os
 import signal
+import threading
 import time
 import uuid
 
@@ -151,7 +152,9 @@ def _interrupted_at(folder, x, at, how):
             for _ in range(10**8):  # the interrupt lands here, inside the task
                 pass
         if how == "sigint":  # a real SIGINT; the main thread waits for results meanwhile
-            os.kill(os.getpid(), signal.SIGINT)
+            # to the main thread, as a terminal's Ctrl-C lands: os.kill() would let the kernel
+            # pick any thread, and one blocked in this sleep would delay the interrupt
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
             time.sleep(4)  # the main thread handles it meanwhile (generous: loaded CI machines)
     return _counting_square(folder, x)
 
