@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from jlcache import Memory
@@ -55,6 +56,15 @@ def _fork_writer(location: Path) -> int:
 def _kill(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
+
+
+def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
+    """Block until ``pid`` is in the stopped state: SIGSTOP is delivered asynchronously."""
+    deadline = time.monotonic() + timeout
+    while psutil.Process(pid).status() != psutil.STATUS_STOPPED:
+        if time.monotonic() > deadline:
+            pytest.fail(f"process {pid} did not stop within {timeout} s of SIGSTOP")
+        time.sleep(0.0005)
 
 
 def _entries_all_valid(cache: Path) -> int:
@@ -133,6 +143,7 @@ def test_a_stalled_live_writer_keeps_its_temporary_and_finishes(tmp_path):
             names = [n for n in os.listdir(version_dir) if n.endswith(mine)]
             if names:
                 os.kill(pid, signal.SIGSTOP)
+                _wait_stopped(pid)  # kill() returns before the child has really stopped
                 still = [n for n in names if (version_dir / n).exists()]
                 if still:
                     stopped = version_dir / still[0]
