@@ -13,7 +13,7 @@ import joblib
 import numpy as np
 import xxhash
 
-from jlcache.hashing import hash as jl_hash
+from jlcache.hashing.hasher import hash as jl_hash
 
 
 def best(func, number: int, repeat: int) -> float:

@@ -21,8 +21,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import Row, allocated_bytes, best_of, fmt_bytes, per_call, print_table, scratch_dir
 
-from jlcache.serialize import dump, load
-from jlcache.store import EntryRef, Store
+from jlcache.serialize.format import dump, load
+from jlcache.store.local import EntryRef, Store
 
 
 def bench_big_store(root: str, repeat: int) -> list[Row]:

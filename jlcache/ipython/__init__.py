@@ -34,7 +34,7 @@ def get_memory() -> Any:
         with _lock:
             memory = _state["memory"]
             if memory is None:
-                from jlcache.memory import Memory
+                from jlcache.memory.memory import Memory
 
                 location = _state["location"] or default_location()
                 memory = _state["memory"] = Memory(location)
@@ -43,7 +43,7 @@ def get_memory() -> Any:
 
 def set_location(location: str | os.PathLike, **options: Any) -> Any:
     """Move the default cache for this session (``%jlcache dir PATH``); returns the Memory."""
-    from jlcache.memory import Memory
+    from jlcache.memory.memory import Memory
 
     path = Path(location).expanduser()
     if not path.is_absolute():

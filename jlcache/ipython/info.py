@@ -33,7 +33,7 @@ class GroupRow:
 
 def human_bytes(n: float) -> str:
     """Binary units, written exactly as the panel writes them (``1.5 KiB``, ``12 MiB``)."""
-    from jlcache.panel_format import human_size
+    from jlcache.widget.format import human_size
 
     return human_size(n)
 
@@ -97,8 +97,8 @@ def resolve_target(store: Any, ns: dict, target: str) -> list[tuple[str, str]]:
 
 
 def _function_group(obj: Any) -> str | None:
-    from jlcache.identity import identify
-    from jlcache.store import group_name
+    from jlcache.identity.functions import identify
+    from jlcache.store.local import group_name
 
     func = obj.func if getattr(obj, "_jlcache_memorized", False) else obj
     try:

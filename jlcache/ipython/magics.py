@@ -180,7 +180,7 @@ class JlcacheMagics(Magics):
         from jlcache.ipython import get_memory
 
         try:
-            from jlcache.widget import panel
+            from jlcache.widget.view import panel
         except ImportError:
             return self._cmd_info(args)
         return panel(get_memory())

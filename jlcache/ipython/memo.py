@@ -22,7 +22,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from jlcache.ipython import capture, cells, inputs, state
+from jlcache.cells import analysis as cells
+from jlcache.cells import inputs, state
+from jlcache.ipython import capture
 
 __all__ = ["MemoOptions", "run_memo"]
 
@@ -68,7 +70,7 @@ def run_memo(shell: Any, memory: Any, raw: str, opts: MemoOptions) -> Any:
     quiet = analysis.has_last_expr and _semicolon_at_end(source)
     if opts.off or getattr(memory, "store", None) is None:
         return _execute(shell, source, raw, quiet)[1]
-    from jlcache.hashing import hash as _hash
+    from jlcache.hashing.hasher import hash as _hash
 
     version = _hash(analysis.normalized + (";" if quiet else ""))[:16]
     cell = _Cell(raw, source, analysis, opts.name or f"cell-{version[:12]}", version,
@@ -116,8 +118,8 @@ def _run_cached(shell: Any, memory: Any, cell: _Cell, opts: MemoOptions) -> Any:
 
 
 def _ref(cell: _Cell, hashes: dict[str, str]) -> Any:
-    from jlcache.hashing import hash as _hash
-    from jlcache.store import EntryRef
+    from jlcache.hashing.hasher import hash as _hash
+    from jlcache.store.local import EntryRef
 
     return EntryRef(_KIND, cell.slot, cell.version, _hash(sorted(hashes.items()))[:32])
 

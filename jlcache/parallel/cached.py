@@ -65,7 +65,7 @@ def plan_batch(tasks: list) -> tuple[CachePlan | None, list]:
     """``(plan, tasks to send)``; ``(None, tasks)`` when no task calls a cached function."""
     if not _any_memorized(tasks):
         return None, tasks
-    from jlcache.memory import MISS
+    from jlcache.memory.memory import MISS
 
     plan = CachePlan(len(tasks))
     send: list = []

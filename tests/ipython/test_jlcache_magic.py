@@ -51,7 +51,7 @@ def test_info_lists_functions_and_cells_with_counts(ip, populated, capsys):
 
 
 def test_info_sizes_use_the_panels_binary_units(ip, populated, capsys):
-    from jlcache.panel_format import human_size
+    from jlcache.widget.format import human_size
 
     run(ip, "%%memo --name blob\nblob = 'x' * 5000")
     ip.run_line_magic("jlcache", "info")

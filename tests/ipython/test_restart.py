@@ -78,7 +78,7 @@ def test_functions_and_classes_restored_after_a_restart_keep_their_identity(pyth
         "        self.k = k\n    def apply(self, v):\n        return helper(v) * self.k\n"
         "@mem.cache\ndef slow(v):\n    return helper(v) + 1\n",
         f"%%memo\n{COUNT}res = Scaler(3).apply(2) + slow(4)",
-        "from jlcache.identity import identify\nimport inspect\n"
+        "from jlcache.identity.functions import identify\nimport inspect\n"
         "try:\n    first_line = inspect.getsource(helper).splitlines()[0]\n"
         "except OSError:\n    first_line = None\n"
         "report = {'res': res, 'helper': identify(helper).version,\n"

@@ -17,18 +17,18 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.test_hashing import values
 
 from jlcache import Memory
 from jlcache.errors import UnhashableError, UnpicklableTaskError
-from jlcache.hashing import hash
+from jlcache.hashing.hasher import hash
 from jlcache.parallel import Parallel, delayed
 from tests.reliability._helpers import child_env
-from tests.test_hashing import values
 
 PROCESS_BACKENDS = ["loky", "multiprocessing"]
 _HASH_IN_CHILD = """
 import base64, json, pickle, sys
-from jlcache.hashing import hash
+from jlcache.hashing.hasher import hash
 batch = pickle.loads(base64.b64decode(sys.stdin.read()))
 print(json.dumps([hash(v) for v in batch]))
 """

@@ -18,7 +18,7 @@ import pytest
 
 from jlcache import Memory
 from jlcache.errors import CacheFormatError, CorruptEntryWarning
-from jlcache.serialize import read_header
+from jlcache.serialize.format import read_header
 
 CALLS: list = []  # passed as an ignored argument: a global read by the function would key it
 

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from jlcache import Memory
-from jlcache.serialize import read_value
+from jlcache.serialize.format import read_value
 from tests.reliability._helpers import census
 
 KEYS = 6

@@ -133,7 +133,7 @@ except KeyboardInterrupt:
 def test_ctrl_c_during_a_cached_parallel_call_keeps_finished_entries_and_leaves_nothing(tmp_path):
     import glob
 
-    from jlcache.serialize import read_value
+    from jlcache.serialize.format import read_value
     from tests.reliability._helpers import census, spawn
 
     cache = tmp_path / "cache"

@@ -17,7 +17,7 @@ import pytest
 
 from jlcache import Memory
 from jlcache.errors import UnsafeCacheDirError
-from jlcache.serialize import dump
+from jlcache.serialize.format import dump
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
 

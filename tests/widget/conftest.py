@@ -1,4 +1,4 @@
-"""Fixtures for the panel tests, and a stand-in for ``jlcache.store.Store`` holding entries in memory (contract in
+"""Fixtures for the panel tests, and a stand-in for ``jlcache.store.local.Store`` holding entries in memory (contract in
 docs/architecture.md), so the panel's logic is tested without the engine."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jlcache.store import EntryInfo, EntryRef
+from jlcache.store.local import EntryInfo, EntryRef
 
 # The real value types: only the store behind them is faked.
 
@@ -69,7 +69,7 @@ def fake_store() -> FakeStore:
 @pytest.fixture
 def build_state():
     """``build(store, stats, current, **view) -> (state, sections, summary)`` for one scan."""
-    from jlcache.panel_model import PanelState, scan
+    from jlcache.widget.model import PanelState, scan
 
     def build(store, stats=None, current=None, **view):
         state = PanelState()

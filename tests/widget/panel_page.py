@@ -47,7 +47,7 @@ def _serve(route) -> None:
         route.fulfill(body=_INDEX, content_type="text/html")
     elif name in ("panel.js", "panel.css"):
         kind = "text/javascript" if name.endswith(".js") else "text/css"
-        route.fulfill(body=(REPO / "js" / name).read_text(), content_type=kind)
+        route.fulfill(body=(REPO / "jlcache" / "widget" / "js" / name).read_text(), content_type=kind)
     else:
         route.fulfill(status=404, body="")
 

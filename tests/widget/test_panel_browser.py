@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from panel_e2e import Server, chromium, require_browser, wait_until
 
-from jlcache.panel_format import human_size
-from jlcache.panel_ids import row_id
-from jlcache.store import Store
+from jlcache.store.local import Store
+from jlcache.widget.format import human_size
+from jlcache.widget.ids import row_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jlcache.panel_clear import clear_target
-from jlcache.panel_ids import row_id
+from jlcache.widget.clear import clear_target
+from jlcache.widget.ids import row_id
 
 
 def test_clear_entry_deletes_exactly_that_entry(fake_store):

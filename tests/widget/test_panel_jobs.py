@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jlcache.panel_jobs import JobTracker
+from jlcache.widget.jobs import JobTracker
 
 
 def test_job_tracker_progress_rate_eta_and_history():

@@ -15,9 +15,9 @@ import pytest
 from panel_e2e import chromium, require_browser
 from panel_page import open_harness, show, traits, update
 
-from jlcache.panel_jobs import JobTracker
-from jlcache.panel_model import PAGE_SIZE, PanelState, scan
 from jlcache.stats import Counts
+from jlcache.widget.jobs import JobTracker
+from jlcache.widget.model import PAGE_SIZE, PanelState, scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 

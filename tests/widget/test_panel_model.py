@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from jlcache.panel_format import human_duration, human_size
-from jlcache.panel_ids import Target, parse_row_id, row_id
-from jlcache.panel_model import PAGE_SIZE
 from jlcache.stats import Counts
+from jlcache.widget.format import human_duration, human_size
+from jlcache.widget.ids import Target, parse_row_id, row_id
+from jlcache.widget.model import PAGE_SIZE
 
 
 @pytest.mark.parametrize(("n", "text"), [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from jlcache.panel_jobs import JobTracker
-from jlcache.panel_text import text_table
+from jlcache.widget.jobs import JobTracker
+from jlcache.widget.text import text_table
 
 
 def test_text_table_lists_sections_and_jobs(fake_store, build_state):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from jlcache.panel_throttle import Coalescer
+from jlcache.widget.throttle import Coalescer
 
 
 def test_coalescer_bounds_flushes_and_never_loses_the_last_update():

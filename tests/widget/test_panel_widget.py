@@ -9,7 +9,7 @@ import pytest
 
 from jlcache import Memory, events, stats
 from jlcache.errors import JlcacheError
-from jlcache.widget import Panel, panel
+from jlcache.widget.view import Panel, panel
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,1 @@
+"""The ``%%memo`` engine without IPython: cell analysis, scopes, inputs, state, pickling."""

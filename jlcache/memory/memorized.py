@@ -1,0 +1,374 @@
+"""``MemorizedFunc``: one cached function (what ``Memory.cache`` returns).
+
+A call flows as::
+
+    args, kwargs --ArgBinder--> bound tuple --hash((bound, bound_state))--> key
+    identify(func) -> (group, version)           EntryRef(kind, group, version, key)
+    Store.get(ref) -- hit --> touch, cache.hit --> value
+                  \\- miss --> per-key lock --> func(...) --> Store.put --> cache.store --> value
+
+The hit path is kept lean on purpose (it is what a notebook pays on every re-run): the
+signature is bound by a per-function ``ArgBinder``, identity comes from ``identify``'s
+cache, the key is one ``hash`` call over a tuple, the entry is one file read, the access
+time is recorded in memory (``Store.touch``), and events are only built when someone listens.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import pickle
+import time
+import types
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from jlcache import events, stats
+from jlcache.errors import CorruptEntryError, CorruptEntryWarning, NotCachedWarning, UnhashableError
+from jlcache.hashing.hasher import hash as _hash
+from jlcache.identity.functions import (
+    FunctionIdentity,
+    bound_state,
+    exclude_globals,
+    identify,
+    mutated_globals,
+    state_snapshot,
+)
+from jlcache.memory.keys import ArgBinder, first_source_line, signature_line, summarize_args
+from jlcache.memory.locks import KeyLocks
+from jlcache.memory.results import MISS, CacheKey, MemorizedResult, NotMemorizedResult
+from jlcache.store.local import EntryRef, group_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jlcache.memory.memory import Memory
+
+__all__ = ["MemorizedFunc"]
+
+_log = logging.getLogger("jlcache.memory")
+_WARNED_UNPICKLABLE: set[str] = set()  # functions already warned about an unpicklable result
+_KIND = "functions"
+_LOCKS = KeyLocks(MISS)
+_groups: dict[str, str] = {}
+_infos_written: set[tuple[str, str, str, str]] = set()
+_perf = time.perf_counter
+
+
+class MemorizedFunc:
+    """A function whose results are cached on disk, keyed by its code and its arguments."""
+
+    _jlcache_memorized = True
+
+    def __init__(self, func: Callable, memory: Memory | str | os.PathLike,
+                 ignore: list[str] | None = None, verbose: int = 0, mmap_mode: str | None = None,
+                 cache_validation_callback: Callable[[dict], bool] | None = None) -> None:
+        if isinstance(memory, (str, os.PathLike)):  # joblib's MemorizedFunc(func, location)
+            from jlcache.memory.memory import Memory
+
+            memory = Memory(memory)
+        self._setup(func, memory, ignore, verbose, mmap_mode, cache_validation_callback)
+        self._identity()  # fails early for uncacheable callables, marks the version current
+
+    def _setup(self, func: Callable, memory: Memory, ignore: list[str] | None, verbose: int,
+               mmap_mode: str | None, cache_validation_callback: Callable[[dict], bool] | None,
+               pinned: FunctionIdentity | None = None) -> None:
+        self.func = func
+        self._memory = memory
+        # A lone name is accepted as a one-item list: iterating it would ignore its letters.
+        self.ignore = [ignore] if isinstance(ignore, str) else list(ignore or [])
+        self._verbose = verbose
+        self.mmap_mode = mmap_mode
+        self.cache_validation_callback = cache_validation_callback
+        self._binder = ArgBinder(func, self.ignore)
+        self._stateless = type(func) is types.FunctionType  # bound_state(plain function) == ()
+        functools.update_wrapper(self, func, updated=())
+        self._name = ""
+        self._last: tuple[Any, int, tuple[str, str, str]] = (None, -1, ("", "", ""))
+        # Set in unpickled copies (workers): the identity resolved by the process that pickled
+        # it. A worker may not be able to resolve it the same way (a notebook cell's source
+        # exists only in the kernel), and its copy of the function and of the globals it
+        # reads is a snapshot taken at pickling time, so the pinned identity stays right.
+        self._pinned = pinned
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _ident(self) -> FunctionIdentity:
+        pinned = self._pinned
+        return identify(self.func) if pinned is None else pinned
+
+    def _identity(self) -> tuple[str, str, str]:
+        ident = self._ident()
+        last_ident, epoch, parts = self._last  # one read: threads may replace it concurrently
+        if ident is last_ident and epoch == stats.epoch:  # identify returns its cached object
+            return parts                                  # while nothing changed
+        name = ident.name
+        group = _groups.get(name)
+        if group is None:
+            group = _groups[name] = group_name(name)
+        self._name = name
+        stats.mark_current(_KIND, group, ident.version)
+        parts = (name, group, ident.version)
+        self._last = (ident, stats.epoch, parts)
+        return parts
+
+    def _ref(self, args: tuple, kwargs: dict) -> EntryRef:
+        bound = self._binder.bind(args, kwargs)
+        _, group, version = self._identity()
+        try:
+            key = _hash((bound, () if self._stateless else bound_state(self.func)))
+        except UnhashableError as exc:
+            raise self._name_unhashable(bound, exc) from exc
+        return EntryRef(_KIND, group, version, key)
+
+    def _name_unhashable(self, bound: tuple, exc: Exception) -> UnhashableError:
+        names = [n for n, keep in zip(self._binder.names, self._binder._keep, strict=True) if keep]
+        if len(names) != len(bound):
+            names = [f"argument {i}" for i in range(len(bound))]
+        for name, value in zip(names, bound, strict=True):
+            try:
+                _hash(value)
+            except UnhashableError as inner:
+                return UnhashableError(
+                    f"Cannot cache {self._name}: argument {name!r} (type "
+                    f"{type(value).__name__}) cannot be hashed into a cache key: {inner} "
+                    f"Pass a hashable value, or add {name!r} to ignore=[...] if it does not "
+                    "affect the result."
+                )
+        return UnhashableError(f"Cannot cache {self._name}: {exc}")
+
+    # -- lookup and store (also the private API of parallel/ and ipython/) -----------------
+
+    def _lookup(self, args: tuple, kwargs: dict) -> tuple[EntryRef, Any]:
+        """The entry a call maps to and its value, or ``MISS``; publishes hit/miss."""
+        ref = self._ref(args, kwargs)
+        value, meta = self._load(ref)
+        if value is not MISS:
+            callback = self.cache_validation_callback
+            if callback is not None and not callback(_joblib_meta(meta)):
+                self._memory.store.delete(ref)  # invalid for good, as in joblib
+                value = MISS
+            else:  # Store.get has recorded the access (in memory, no write)
+                if self._verbose:
+                    _log.info("[Memory] %s: cache hit (%s)", self._name, ref.key)
+                # no has_subscribers() test: the session counters always listen, through
+                # the bus's counter hook, which costs no Event when nobody else listens
+                events.publish("cache.hit", kind=_KIND, group=ref.group, func=self._name,
+                               version=ref.version, key=ref.key,
+                               duration=meta.get("duration"), bytes=meta.get("size"))
+                return ref, value
+        if self._verbose:
+            shown = ", ".join(f"{k}={v}" for k, v in self._input_args(args, kwargs).items())
+            _log.info("[Memory] cache miss, calling %s(%s) (key %s)", self._name, shown, ref.key)
+        events.publish("cache.miss", kind=_KIND, group=ref.group, func=self._name,
+                       version=ref.version, key=ref.key)
+        return ref, MISS
+
+    def _load(self, ref: EntryRef, quiet: bool = False) -> tuple[Any, dict]:
+        try:
+            return self._memory.store.get(ref, mmap_mode=self.mmap_mode)
+        except KeyError:
+            return MISS, {}
+        except (CorruptEntryError, OSError) as exc:  # damaged, or unreadable (permissions, I/O)
+            if not quiet:
+                warnings.warn(CorruptEntryWarning(
+                    f"The cache entry of {self._name} at {self._memory.store.path(ref)} could "
+                    f"not be read ({exc}); it is treated as a miss and will be recomputed and "
+                    "overwritten. No action is needed unless this keeps happening (then check "
+                    "the disk, or clear the cache)."), stacklevel=4)
+            return MISS, {}
+
+    def _store(self, ref: EntryRef, value: Any, duration: float, args: tuple,
+               kwargs: dict) -> None:
+        """Store one computed value; warns instead of raising when it cannot be stored."""
+        self._put(ref, value, duration, args, kwargs)
+
+    def _put(self, ref: EntryRef, value: Any, duration: float, args: tuple,
+             kwargs: dict) -> dict | None:
+        memory = self._memory
+        meta = {"duration": duration, "time": time.time() - duration,
+                "input_args": self._input_args(args, kwargs), "func": self._name}
+        self._write_info(ref)
+        try:
+            nbytes = memory.store.put(ref, value, meta, compress=memory.compress)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
+            if self._name not in _WARNED_UNPICKLABLE:  # once per function: not on every call
+                _WARNED_UNPICKLABLE.add(self._name)
+                root = exc.__cause__ or exc
+                warnings.warn(NotCachedWarning(
+                    f"{self._name} returned a {type(value).__qualname__} that cannot be pickled "
+                    f"({type(root).__name__}: {root}), so it is not cached and every call "
+                    "recomputes it. Return plain data (numbers, arrays, dicts) to cache it. "
+                    "(Shown once per function.)"), stacklevel=4)
+            return None
+        except OSError as exc:
+            memory._warn_store_failed(self._name, exc)
+            return None
+        except Exception as exc:  # never let a storage problem fail the user's call
+            memory._warn_store_failed(self._name, exc)
+            return None
+        meta["bytes"] = nbytes
+        if events.has_subscribers():
+            events.publish("cache.store", kind=_KIND, group=ref.group, func=self._name,
+                           version=ref.version, key=ref.key, bytes=nbytes, duration=duration)
+        return meta
+
+    def _input_args(self, args: tuple, kwargs: dict) -> dict[str, str]:
+        try:
+            return summarize_args(self._binder.arguments(args, kwargs))
+        except TypeError:
+            return {}
+
+    def _write_info(self, ref: EntryRef) -> None:
+        mark = (str(self._memory.store.location), ref.kind, ref.group, ref.version)
+        if mark in _infos_written:
+            return
+        _infos_written.add(mark)
+        ident = self._ident()
+        info = {"module": ident.module, "qualname": ident.qualname,
+                "signature": signature_line(self.func), "first_line": first_source_line(self.func),
+                "code_hash": ident.code_hash, "deps_hash": ident.deps_hash, "created": time.time()}
+        try:
+            self._memory.store.write_info(ref.kind, ref.group, ref.version, info)
+        except Exception as exc:  # read-only caches still serve hits; the put reports the failure
+            _log.debug("could not write _info.json for %s: %s", self._name, exc)
+
+    # -- computing ----------------------------------------------------------------------------
+
+    def _compute(self, ref: EntryRef, args: tuple, kwargs: dict,
+                 force: bool = False) -> tuple[Any, dict]:
+        """Compute under the key's lock so concurrent callers in this process compute once."""
+        lock_key = (self._memory._lock_scope, ref)
+        with _LOCKS.hold(lock_key) as slot:
+            if not force:
+                if slot.result is not MISS:
+                    return slot.result, {}
+                value, meta = self._load(ref, quiet=True)
+                if value is not MISS:
+                    return value, _joblib_meta(meta)
+            snap = state_snapshot(self.func) if self._pinned is None else None
+            t0 = _perf()
+            out = self.func(*args, **kwargs)
+            duration = _perf() - t0
+            ref = self._own_state(ref, snap)
+            if self._verbose:
+                _log.info("[Memory] %s computed in %.3fs", self._name, duration)
+            meta = self._put(ref, out, duration, args, kwargs)
+            if meta is None:
+                slot.result = out
+                return out, {}
+            return self._reload(ref, out), _joblib_meta(meta)
+
+    def _own_state(self, ref: EntryRef, snap: tuple[str, ...] | None) -> EntryRef:
+        """Stop keying on globals the call itself mutated (else every call is a new version)."""
+        names = mutated_globals(self.func, snap)
+        if not names:
+            return ref
+        exclude_globals(self.func, names)
+        _log.warning("[Memory] %s modifies the global%s %s that it reads; %s no longer part "
+                     "of its cache key (pass such state as an argument if the result depends "
+                     "on it).", self._name, "s" if len(names) > 1 else "",
+                     ", ".join(names), "they are" if len(names) > 1 else "it is")
+        return EntryRef(ref.kind, ref.group, self._identity()[2], ref.key)
+
+    def _reload(self, ref: EntryRef, out: Any) -> Any:
+        """With ``mmap_mode``, return the stored memmap so the first call matches later ones."""
+        if self.mmap_mode is None:
+            return out
+        value, _ = self._load(ref, quiet=True)
+        return out if value is MISS else value
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        ref, value = self._lookup(args, kwargs)
+        if value is not MISS:
+            return value
+        return self._compute(ref, args, kwargs)[0]
+
+    def call(self, *args: Any, **kwargs: Any) -> tuple[Any, dict]:
+        """Recompute and store, whatever is cached; returns ``(output, metadata)``."""
+        ref = self._ref(args, kwargs)
+        return self._compute(ref, args, kwargs, force=True)
+
+    def call_and_shelve(self, *args: Any, **kwargs: Any) -> MemorizedResult | NotMemorizedResult:
+        """Make sure the value is cached and return a reference to it instead of the value."""
+        ref = self._ref(args, kwargs)
+        meta = self._cached_meta(ref)
+        if meta is None:
+            out, meta = self._compute(ref, args, kwargs, force=True)
+            if not meta:
+                return NotMemorizedResult(out)
+        return MemorizedResult(self._memory, ref, self.mmap_mode, meta, self._name)
+
+    def _cached_meta(self, ref: EntryRef) -> dict | None:
+        store = self._memory.store
+        try:
+            meta = _joblib_meta(store.meta(ref))
+        except (KeyError, CorruptEntryError):
+            meta = None
+        callback = self.cache_validation_callback
+        if meta is not None and callback is not None and not callback(meta):
+            meta = None
+        if meta is not None:
+            store.touch(ref)
+        if events.has_subscribers():
+            extra = {} if meta is None else {"duration": meta.get("duration"), "bytes": meta.get("size")}
+            events.publish("cache.miss" if meta is None else "cache.hit", kind=_KIND,
+                           group=ref.group, func=self._name, version=ref.version, key=ref.key,
+                           **extra)
+        return meta
+
+    def check_call_in_cache(self, *args: Any, **kwargs: Any) -> bool:
+        """Whether this call is cached; a pure query (no events, no counters, no access time)."""
+        return self._memory.store.contains(self._ref(args, kwargs))
+
+    def cache_key(self, *args: Any, **kwargs: Any) -> CacheKey:
+        """Which entry this call maps to (and where it lives on disk)."""
+        ref = self._ref(args, kwargs)
+        return CacheKey(ref.kind, ref.group, ref.version, ref.key, self._memory.store.path(ref),
+                        self._name, self._input_args(args, kwargs))
+
+    def clear(self, warn: bool = True) -> None:
+        """Delete every cached entry of this function, all versions."""
+        _, group, _ = self._identity()
+        if warn:
+            _log.info("[Memory] clearing every cached version of %s", self._name)
+        self._memory.store.delete_group(_KIND, group)
+        if events.has_subscribers():
+            events.publish("cache.clear", kind=_KIND, group=group, func=self._name,
+                           version=None, key=None)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """``@memory.cache`` in a class body: ``obj.method(...)`` passes ``obj`` as ``self``."""
+        if instance is None:
+            return self
+        from jlcache.memory.variants import BoundMemorized
+
+        return BoundMemorized(self, instance)
+
+    def __reduce__(self) -> tuple:
+        """Pickles with its identity resolved here, so a worker keys calls like this process."""
+        return (_rebuild, (type(self), self.func, self._memory, self.ignore, self._verbose,
+                           self.mmap_mode, self.cache_validation_callback, self._ident()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(func={self.func!r}, location={self._memory.location!r})"
+
+
+def _rebuild(cls: type, func: Callable, memory: Memory, ignore: list[str], verbose: int,
+             mmap_mode: str | None, callback: Callable[[dict], bool] | None,
+             pinned: FunctionIdentity) -> MemorizedFunc:
+    """Unpickle a ``MemorizedFunc`` with its pinned identity (``identify`` is not run)."""
+    self = cls.__new__(cls)
+    self._setup(func, memory, ignore, verbose, mmap_mode, callback, pinned)
+    return self
+
+
+def _joblib_meta(meta: dict) -> dict:
+    """The metadata shape joblib users (and their validation callbacks) expect."""
+    out = dict(meta)
+    out.setdefault("duration", None)
+    out.setdefault("input_args", {})
+    out.setdefault("time", out.get("created"))
+    return out

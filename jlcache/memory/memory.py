@@ -1,0 +1,215 @@
+"""joblib-compatible ``Memory``: the entry point of the disk cache.
+
+``Memory`` holds the options (location, ``mmap_mode``, compression, ``bytes_limit``) and
+the ``Store``; ``Memory.cache`` wraps functions in ``MemorizedFunc`` (``_memorized.py``),
+which does the per-call work. With ``location=None`` nothing is cached and calls go
+straight through (``NotMemorizedFunc``), exactly as in joblib.
+
+Differences from joblib a user may notice: ``verbose`` messages go through
+``logging.getLogger("jlcache")`` instead of ``print``; ``Memory.clear`` does not print a
+warning by default; entries are never wiped when a function is redefined (each definition is
+its own version).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from jlcache import events, stats
+from jlcache.errors import NotCachedWarning
+from jlcache.memory.memorized import MemorizedFunc
+from jlcache.memory.results import (
+    MISS,
+    AsyncNotMemorizedFunc,
+    CacheKey,
+    MemorizedResult,
+    NotMemorizedFunc,
+    NotMemorizedResult,
+    is_async,
+)
+from jlcache.memory.variants import AsyncMemorizedFunc
+from jlcache.serialize.format import normalize_compress
+from jlcache.store.local import Store, parse_age, parse_size
+
+__all__ = [
+    "MISS",
+    "CacheKey",
+    "MemorizedFunc",
+    "MemorizedResult",
+    "Memory",
+    "NotMemorizedFunc",
+    "NotMemorizedResult",
+    "expires_after",
+]
+
+_log = logging.getLogger("jlcache.memory")
+_MMAP_MODES = (None, "r", "r+", "w+", "c")
+_handler_lock = threading.Lock()
+
+
+def _ensure_visible_logging() -> None:
+    """``verbose>0`` asks for messages: show them even if the application set up no logging."""
+    logger = logging.getLogger("jlcache")
+    with _handler_lock:
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
+        if not logger.hasHandlers():
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)
+
+
+class Memory:
+    """A disk cache for function results, compatible with ``joblib.Memory``.
+
+    ``location=None`` disables caching. ``mmap_mode`` maps cached numpy arrays back from
+    disk in constant time; ``compress`` trades speed for disk; ``bytes_limit`` is enforced
+    after every store (least recently used entries go first).
+    """
+
+    def __init__(self, location: str | os.PathLike | None = None, backend: str = "local",
+                 mmap_mode: str | None = None, compress: bool | int | str | tuple = False,
+                 verbose: int = 0, bytes_limit: int | str | None = None,
+                 backend_options: dict | None = None) -> None:
+        if backend != "local":
+            raise ValueError(f"backend={backend!r} is not supported: jlcache stores entries on a "
+                             "local (or network-mounted) filesystem; use backend='local'.")
+        if mmap_mode not in _MMAP_MODES:
+            raise ValueError(f"mmap_mode={mmap_mode!r} is not one of {_MMAP_MODES}.")
+        normalize_compress(compress)  # a bad value fails here, not silently at the first store
+        self.location = location
+        self.backend = backend
+        self.mmap_mode = mmap_mode
+        self.compress = compress
+        self._verbose = verbose
+        self.bytes_limit = parse_size(bytes_limit)
+        self.backend_options = dict(backend_options or {})
+        self._warned: set[tuple] = set()
+        self._warn_lock = threading.Lock()
+        self.store: Store | None = None
+        if location is not None:
+            self.store = Store(location, bytes_limit=self.bytes_limit)
+        self._lock_scope = None if self.store is None else str(self.store.location)
+        if verbose:
+            _ensure_visible_logging()
+        stats.ensure_listening()
+
+    @property
+    def verbose(self) -> int:
+        return self._verbose
+
+    def cache(self, func: Callable | None = None, ignore: list[str] | None = None,
+              verbose: int | None = None, mmap_mode: str | bool | None = False,
+              cache_validation_callback: Callable[[dict], bool] | None = None) -> Any:
+        """Wrap ``func`` so its results are cached (usable as ``@memory.cache`` or
+        ``@memory.cache(ignore=[...])``)."""
+        if cache_validation_callback is not None and not callable(cache_validation_callback):
+            raise ValueError("cache_validation_callback must be callable (it receives the "
+                             f"entry's metadata and returns True to use it); got {cache_validation_callback!r}.")
+        if func is None:
+            return lambda f: self.cache(f, ignore=ignore, verbose=verbose, mmap_mode=mmap_mode,
+                                        cache_validation_callback=cache_validation_callback)
+        if isinstance(func, (MemorizedFunc, NotMemorizedFunc)):
+            func = func.func
+        if not callable(func):
+            raise TypeError(f"Memory.cache expects a callable; got {type(func).__name__} {func!r}.")
+        if self.store is None:
+            cls = AsyncNotMemorizedFunc if is_async(func) else NotMemorizedFunc
+            return cls(func)
+        if mmap_mode is False:
+            mmap_mode = self.mmap_mode
+        elif mmap_mode not in _MMAP_MODES:
+            raise ValueError(f"mmap_mode={mmap_mode!r} is not one of {_MMAP_MODES}.")
+        if verbose is None:
+            verbose = self._verbose
+        elif verbose:
+            _ensure_visible_logging()
+        cls = AsyncMemorizedFunc if is_async(func) else MemorizedFunc
+        return cls(func, self, ignore=ignore, verbose=verbose, mmap_mode=mmap_mode,
+                   cache_validation_callback=cache_validation_callback)
+
+    def eval(self, func: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Call ``func(*args, **kwargs)`` through the cache."""
+        if self.store is None:
+            return func(*args, **kwargs)
+        return self.cache(func)(*args, **kwargs)
+
+    def clear(self, warn: bool = True) -> None:
+        """Delete every entry of this cache (all functions, all versions)."""
+        if self.store is None:
+            return
+        if warn:
+            _log.info("[Memory(location=%s)] clearing the whole cache", self.location)
+        self.store.clear()
+        if events.has_subscribers():
+            events.publish("cache.clear", kind=None, group=None, func=None, version=None, key=None)
+
+    def reduce_size(self, bytes_limit: int | str | None = None, items_limit: int | None = None,
+                    age_limit: datetime.timedelta | float | None = None) -> None:
+        """Evict entries until the cache fits the limits; least recently used go first.
+
+        ``bytes_limit`` defaults to the Memory's own; ``age_limit`` is a ``timedelta`` (or
+        seconds) since last access.
+        """
+        if self.store is None:
+            return
+        if bytes_limit is None:
+            bytes_limit = self.bytes_limit
+        if bytes_limit is None and items_limit is None and age_limit is None:
+            return
+        removed = self.store.reduce_size(bytes_limit=parse_size(bytes_limit),
+                                         items_limit=items_limit, age_limit=parse_age(age_limit))
+        if removed and events.has_subscribers():
+            for ref in removed:
+                events.publish("cache.clear", kind=ref.kind, group=ref.group, func=ref.group,
+                               version=ref.version, key=ref.key)
+
+    def stats(self) -> dict:
+        """Session counters ``(kind, group, version) -> Counts`` (see ``jlcache.stats``)."""
+        return stats.snapshot()
+
+    def _warn_store_failed(self, func: str, exc: BaseException) -> None:
+        """Warn once per Memory per reason (a read-only or full disk fails every call)."""
+        reason = (type(exc).__name__, getattr(exc, "errno", None))
+        with self._warn_lock:
+            if reason in self._warned:
+                return
+            self._warned.add(reason)
+        warnings.warn(NotCachedWarning(
+            f"A result of {func} was computed and returned but not cached: writing to "
+            f"{self.location} failed ({type(exc).__name__}: {exc}). The disk may be full or the "
+            "cache directory read-only; existing entries are still used. Free space, fix the "
+            "permissions, or choose another location. (Shown once per Memory for this reason.)"),
+            stacklevel=5)
+
+    def __reduce__(self) -> tuple:
+        return (Memory, (self.location, self.backend, self.mmap_mode, self.compress,
+                         self._verbose, self.bytes_limit, self.backend_options))
+
+    def __repr__(self) -> str:
+        location = None if self.store is None else str(self.store.location)
+        return f"Memory(location={location})"
+
+
+def expires_after(days: float = 0, seconds: float = 0, microseconds: float = 0,
+                  milliseconds: float = 0, minutes: float = 0, hours: float = 0,
+                  weeks: float = 0) -> Callable[[dict], bool]:
+    """A ``cache_validation_callback`` that recomputes entries older than the given age."""
+    limit = datetime.timedelta(days=days, seconds=seconds, microseconds=microseconds,
+                               milliseconds=milliseconds, minutes=minutes, hours=hours,
+                               weeks=weeks).total_seconds()
+
+    def cache_validation_callback(metadata: dict) -> bool:
+        import time
+
+        created = metadata.get("time")
+        return created is not None and time.time() - created < limit
+
+    return cache_validation_callback
+

@@ -1,0 +1,18 @@
+"""How a value becomes bytes and back: the self-describing ``.jlc`` file format.
+
+``format`` writes values; ``reader`` validates and reads them; ``arrays`` places numpy
+arrays as raw aligned regions; ``compression`` is one streaming API over the codecs.
+"""
+from jlcache.serialize.format import (
+    _restore_array,  # noqa: F401 - pickled by reference in every file that holds arrays
+    dump,
+    load,
+    normalize_compress,
+    read_header,
+    read_meta,
+    read_value,
+    write_value,
+)
+
+__all__ = ["dump", "load", "normalize_compress", "read_header", "read_meta", "read_value",
+           "write_value"]

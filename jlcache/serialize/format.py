@@ -1,0 +1,354 @@
+"""How a value becomes bytes: one self-describing file per value (no knowledge of cache layout).
+
+File layout, format version 1 (integers little-endian)::
+
+    0      b"JLC\\x01"          magic; the last byte is the layout generation
+    4      u32 H               length of the JSON header (padded with spaces)
+    8      JSON header         {"format": 1, "meta": {...}, "pickle": {offset, length, xxh3_64},
+                                "compression": null | {method, level, offset, length, size},
+                                "arrays": [{offset, nbytes, dtype, shape, order, xxh3_64}], "end"}
+    8+H    pickle (protocol 5) with every numpy array replaced by a reference into "arrays"
+    ...    each array's raw bytes at a 64-byte aligned offset, in C or Fortran order
+
+With compression, everything after the header is one compressed stream and the offsets
+point into the decompressed payload. A tiny value is one small file (one inode, one block);
+a large array is a region of the file that ``mmap_mode`` maps in constant time.
+
+Arrays are pulled out in the pickler's ``reducer_override`` rather than ``persistent_id``:
+the latter is called for every int and str in the value (a Python call each), the former
+only for containers and objects, which cloudpickle inspects anyway; and the pickle memo
+then keeps two references to one array as one array after loading.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import reprlib
+import struct
+import sys
+from typing import Any
+
+import xxhash
+
+from jlcache._fs import atomic_write, open_read, write_all
+from jlcache.errors import UnpicklableValueError
+from jlcache.serialize import reader as _reader
+from jlcache.serialize.compression import Compressor, normalize_compress
+from jlcache.serialize.reader import FORMAT_VERSION, MAGIC
+
+__all__ = ["dump", "load", "normalize_compress", "read_header", "read_meta", "read_value",
+           "write_value"]
+
+SMALL_FILE = 64 * 1024  # files up to this size are read with a single read()
+_META_READ = 4096
+_DIRECT = 1 << 20  # buffers at least this big are written straight from their memory
+_PLACEHOLDER = 999_999_999_999_999  # reserves room in the header for values known after writing
+_MMAP_MODES = {None: None, "r": "r", "r+": "r+", "w+": "w+", "c": "c", "readonly": "r",
+               "readwrite": "r+", "write": "w+", "copyonwrite": "c"}
+_EXTENSIONS = {".z": "zlib", ".gz": "gzip", ".bz2": "bz2", ".lzma": "lzma", ".xz": "xz",
+               ".lz4": "lz4"}
+
+_pickler_class: Any = None
+
+
+# ----------------------------------------------------------------------------- public API
+def dump(value: Any, filename: str | os.PathLike, compress: Any = 0, *,
+         meta: dict | None = None) -> list[str]:
+    """Store ``value`` in one file (atomically); returns ``[str(filename)]`` like joblib.dump.
+
+    Without ``compress``, a joblib compression extension (.z .gz .bz2 .lzma .xz .lz4)
+    selects that method, as in joblib.
+    """
+    if not isinstance(filename, (str, os.PathLike)):
+        raise TypeError(
+            f"jlcache.dump writes to a file path (str or pathlib.Path), not a "
+            f"{type(filename).__name__}. Pass the file's name instead of an open file."
+        )
+    if compress in (0, False, None):
+        compress = _EXTENSIONS.get(os.path.splitext(os.fspath(filename))[1].lower(), 0)
+    write_value(filename, value, meta or {}, compress)
+    return [str(filename)]
+
+
+def load(filename: str | os.PathLike, mmap_mode: str | None = None) -> Any:
+    """Read a value written by ``dump``; arrays come back as ``numpy.memmap`` with ``mmap_mode``."""
+    return read_value(filename, mmap_mode)[0]
+
+
+def write_value(path: str | os.PathLike, value: Any, meta: dict, compress: Any = 0, *,
+                fsync: bool = False) -> int:
+    """Write ``value`` to ``path`` atomically; returns the file's size in bytes.
+
+    The value is pickled before any file is created, so an unpicklable value
+    (``UnpicklableValueError``) leaves nothing behind; a failed write (disk full,
+    read-only file system) removes its temporary and re-raises.
+    """
+    method, level = normalize_compress(compress)
+    data, arrays = _dumps(value)
+    plan = _Plan(data, arrays, meta, method, level)
+    atomic_write(os.fspath(path), plan.write, fsync=fsync)
+    return plan.end
+
+
+def read_value(path: str | os.PathLike, mmap_mode: str | None = None, *,
+               follow_symlinks: bool = True) -> tuple[Any, dict]:
+    """Load ``(value, meta)``; ``CorruptEntryError`` for anything damaged or foreign.
+
+    A missing file raises ``FileNotFoundError``; with ``follow_symlinks=False`` a symbolic
+    link raises ``OSError(ELOOP)`` instead of being followed.
+    """
+    mode = _check_mmap_mode(mmap_mode)
+    path = os.fspath(path)
+    fd = open_read(path, write=mode in ("r+", "w+"), follow_symlinks=follow_symlinks)
+    try:
+        return _reader.Reader(path, fd, SMALL_FILE).value(mode)
+    finally:
+        os.close(fd)
+
+
+def read_header(path: str | os.PathLike, *, follow_symlinks: bool = True) -> dict:
+    """The whole validated JSON header (one small read for ordinary headers)."""
+    path = os.fspath(path)
+    fd = open_read(path, follow_symlinks=follow_symlinks)
+    try:
+        return _reader.Reader(path, fd, _META_READ).header
+    finally:
+        os.close(fd)
+
+
+def read_meta(path: str | os.PathLike, *, follow_symlinks: bool = True) -> dict:
+    """The caller's metadata stored with a value, without reading the value."""
+    return read_header(path, follow_symlinks=follow_symlinks)["meta"]
+
+
+def _check_mmap_mode(mmap_mode: str | None) -> str | None:
+    try:
+        return _MMAP_MODES[mmap_mode]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"mmap_mode={mmap_mode!r} is not valid: use None (load into memory), 'r' "
+            "(read-only map), 'r+' (writes go to the file), 'w+' (same as 'r+' for an "
+            "existing value) or 'c' (copy-on-write, the file never changes)."
+        ) from None
+
+
+# ----------------------------------------------------------------------------- pickling
+def _restore_array(index: int) -> Any:
+    """Referenced by name (``jlcache.serialize._restore_array``) from every pickle with arrays."""
+    sources = getattr(_reader.local, "sources", None)
+    if not sources:
+        raise pickle.UnpicklingError(
+            "This pickle refers to arrays stored next to it in a jlcache file; load the "
+            "file with jlcache.load, not pickle.loads."
+        )
+    return sources[-1].get(index)
+
+
+# Pickles name this function by its public path, which stays put when modules move inside
+# the package (format-1 files written before the serialize package existed use it too).
+_restore_array.__module__ = "jlcache.serialize"
+
+
+def _make_pickler_class() -> Any:
+    import cloudpickle  # lambdas, local classes and notebook functions inside values
+
+    class _ArrayPickler(cloudpickle.CloudPickler):
+        def __init__(self, file: Any, arrays: list) -> None:
+            super().__init__(file, protocol=5)
+            self._arrays = arrays
+            np = sys.modules.get("numpy")  # no numpy loaded: the value cannot hold an array
+            self._array_types = (np.ndarray, np.memmap) if np is not None else ()
+
+        def reducer_override(self, obj: Any) -> Any:
+            if type(obj) in self._array_types and not obj.dtype.hasobject:
+                self._arrays.append(obj)
+                return _restore_array, (len(self._arrays) - 1,)
+            return super().reducer_override(obj)
+
+    return _ArrayPickler
+
+
+def _dumps(value: Any) -> tuple[bytes, list]:
+    global _pickler_class
+    if _pickler_class is None:
+        _pickler_class = _make_pickler_class()
+    buf = io.BytesIO()
+    arrays: list = []
+    try:
+        _pickler_class(buf, arrays).dump(value)
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise UnpicklableValueError(_explain_unpicklable(value, exc)) from exc
+    return buf.getvalue(), arrays
+
+
+def _children(obj: Any) -> list[tuple[str, Any]]:
+    if isinstance(obj, dict):
+        return [(f"[{reprlib.repr(k)}]", v) for k, v in obj.items()]
+    if isinstance(obj, (list, tuple)):
+        return [(f"[{i}]", v) for i, v in enumerate(obj)]
+    if isinstance(obj, (set, frozenset)):
+        return [(" (an element)", v) for v in obj]
+    state = getattr(obj, "__dict__", None)
+    if isinstance(state, dict) and not isinstance(obj, type):
+        return [(f".{k}", v) for k, v in state.items()]
+    return []
+
+
+def _find_unpicklable(value: Any, budget: int = 200) -> tuple[str, Any]:
+    """Descend into the first child that fails to pickle: names the object really at fault."""
+    import cloudpickle
+
+    where, obj = "the value", value
+    for _ in range(50):
+        for label, child in _children(obj):
+            budget -= 1
+            if budget < 0:
+                return where, obj
+            try:
+                cloudpickle.dumps(child, protocol=5)
+            except Exception:
+                where, obj = where + label, child
+                break
+        else:
+            return where, obj
+    return where, obj
+
+
+def _explain_unpicklable(value: Any, exc: Exception) -> str:
+    try:
+        where, obj = _find_unpicklable(value)
+    except Exception:  # the diagnosis must never hide the real error
+        where, obj = "the value", value
+    kind = type(obj)
+    return (
+        f"Cannot pickle {where}, an object of type {kind.__module__}.{kind.__qualname__}: "
+        f"{type(exc).__name__}: {exc}. Objects tied to this process (open files, locks, "
+        "sockets, generators, database connections) cannot be stored; store plain data "
+        "instead (for example convert that part, or leave it out of what is returned)."
+    )
+
+
+# ----------------------------------------------------------------------------- writing
+def _align(n: int, to: int = 64) -> int:
+    return (n + to - 1) // to * to
+
+
+class _Plan:
+    """The header and the order of bytes for one value; ``write(fd)`` streams them."""
+
+    def __init__(self, data: bytes, arrays: list, meta: dict, method: str | None,
+                 level: int) -> None:
+        self.data, self.arrays, self.method, self.level = data, arrays, method, level
+        if arrays:
+            from jlcache.serialize.arrays import array_spec
+
+            self.specs = [array_spec(a) for a in arrays]
+        else:
+            self.specs = []
+        self.header: dict = {
+            "format": FORMAT_VERSION, "meta": meta,
+            "pickle": {"offset": 0, "length": len(data),
+                       "xxh3_64": xxhash.xxh3_64_hexdigest(data)},
+            "compression": None, "arrays": self.specs, "end": 0,
+        }
+        self.hlen = self._layout()
+        self.end = self.header["end"]
+
+    def _encode(self) -> bytes:
+        return json.dumps(self.header, separators=(",", ":"), default=str).encode()
+
+    def _layout(self) -> int:
+        """Place every region; the header's own length moves them, so iterate to a fixpoint."""
+        hlen = 0
+        while True:
+            base = 0 if self.method else 8 + hlen
+            self.header["pickle"]["offset"] = base
+            pos = base + len(self.data)
+            for spec in self.specs:
+                spec["offset"] = pos = _align(pos)
+                pos += spec["nbytes"]
+            if self.method:
+                self.header["compression"] = {"method": self.method, "level": self.level,
+                                              "offset": 8 + hlen, "length": _PLACEHOLDER,
+                                              "size": pos}
+                self.header["end"] = _PLACEHOLDER
+            else:
+                self.header["end"] = pos
+            text = self._encode()
+            if len(text) <= hlen:
+                return hlen
+            hlen = len(text) + 16
+
+    def _padded_header(self) -> bytes:
+        text = self._encode()
+        if len(text) > self.hlen:  # pragma: no cover - placeholders reserve enough room
+            raise AssertionError("header outgrew its reserved room")
+        return MAGIC + struct.pack("<I", self.hlen) + text.ljust(self.hlen)
+
+    def write(self, fd: int) -> None:
+        deferred = bool(self.specs) or self.method is not None
+        comp = Compressor(self.method, self.level) if self.method else None
+        sink = _Sink(fd, 0 if comp else 8 + self.hlen, comp)
+        sink.raw(self._padded_header())
+        sink.feed(self.data)
+        if self.specs:
+            from jlcache.serialize.arrays import array_chunks
+
+            for arr, spec in zip(self.arrays, self.specs, strict=True):
+                sink.feed(b"\0" * (spec["offset"] - sink.pos))
+                digest = xxhash.xxh3_64()
+                for chunk in array_chunks(arr, spec["order"]):
+                    digest.update(chunk)
+                    sink.feed(chunk)
+                spec["xxh3_64"] = digest.hexdigest()
+        sink.finish()
+        if comp:
+            length = sink.written - 8 - self.hlen
+            self.header["compression"]["length"] = length
+            self.header["end"] = self.end = sink.written
+        if deferred:  # checksums and lengths are only known now
+            os.pwrite(fd, self._padded_header(), 0)
+
+
+class _Sink:
+    """Buffers small pieces into few writes; big array buffers go straight from their memory."""
+
+    def __init__(self, fd: int, pos: int, comp: Compressor | None) -> None:
+        self.fd, self.pos, self.comp = fd, pos, comp
+        self.buf = bytearray()
+        self.written = 0
+
+    def raw(self, data: Any) -> None:
+        n = memoryview(data).nbytes
+        self.written += n
+        if n >= _DIRECT:
+            self._flush()
+            write_all(self.fd, data)
+            return
+        self.buf += memoryview(data)
+        if len(self.buf) >= _DIRECT:
+            self._flush()
+
+    def feed(self, data: Any) -> None:
+        self.pos += memoryview(data).nbytes
+        if self.comp is None:
+            self.raw(data)
+        else:
+            out = self.comp.compress(data)
+            if out:
+                self.raw(out)
+
+    def finish(self) -> None:
+        if self.comp is not None:
+            self.raw(self.comp.flush())
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.buf:
+            write_all(self.fd, self.buf)
+            self.buf = bytearray()

@@ -1,0 +1,339 @@
+"""The store's housekeeping: listing, deleting, access times, eviction, temporary clean-up.
+
+A mixin of ``Store`` (kept apart so each file stays readable). Every deletion resolves
+its target inside the location and never through a symbolic link, and tolerates another
+process deleting the same files at the same time.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from jlcache import _fs
+from jlcache.errors import CorruptEntryError
+from jlcache.serialize.format import read_meta
+from jlcache.store.layout import (
+    INFO,
+    KINDS,
+    SUFFIX,
+    EntryInfo,
+    EntryRef,
+    _check_component,
+    _check_kind,
+    group_name,
+    parse_age,
+    parse_size,
+)
+
+__all__ = ["Maintenance"]
+
+FRESH_VERSION = 600.0  # seconds during which an entry-less version is assumed in use
+ARGS_MAX = 200  # characters of an entry's argument summary in listings
+AUTO_EVICT_TARGET = 0.9  # automatic eviction goes below the limit so the next put doesn't rescan
+
+
+def _disk(st: os.stat_result) -> int:
+    """Allocated bytes: what the entry really costs on disk (a 200-byte file takes a block)."""
+    blocks = getattr(st, "st_blocks", None)
+    return blocks * 512 if blocks is not None else st.st_size
+
+
+def _read_small(path: str) -> bytes | None:
+    try:
+        fd = _fs.open_read(path, follow_symlinks=False)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 1 << 20)
+    finally:
+        os.close(fd)
+
+
+def args_summary(meta: dict) -> str:
+    """``x=3, y='a'`` from the ``input_args`` the memory layer and ``%%memo`` record."""
+    args = meta.get("args")  # a writer may give its own summary
+    if isinstance(args, str):
+        return args
+    inputs = meta.get("input_args")
+    if not isinstance(inputs, dict):
+        return ""
+    return ", ".join(f"{name}={value}" for name, value in inputs.items())[:ARGS_MAX]
+
+
+def _is_real_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+class Maintenance:
+    """Listing, deletion, access-time batching, eviction and sweeping for ``Store``."""
+
+    _root: str
+    _pending: dict
+    _trusted: set
+    _swept: dict
+    _estimate: int | None
+    bytes_limit: int | None
+
+    # ------------------------------------------------------------------------- walking
+    def _version_dirs(self, kinds: tuple, group: str | None = None,
+                      version: str | None = None) -> Iterator[tuple[str, str, str, str]]:
+        """``(kind, group, version, path)`` of real version directories (no symlinks)."""
+        for kind in kinds:
+            kdir = os.path.join(self._root, kind)
+            if not _is_real_dir(kdir):
+                continue
+            if group is None:
+                groups = [e.name for e in _fs.real_subdirs(kdir)]
+            else:
+                groups = [group_name(group)]
+            for g in sorted(groups):
+                gdir = os.path.join(kdir, g)
+                if version is None:
+                    names = [e.name for e in _fs.real_subdirs(gdir)]
+                elif _is_real_dir(os.path.join(gdir, _check_component("version", version))):
+                    names = [version]
+                else:
+                    names = []
+                for v in sorted(names):
+                    yield kind, g, v, os.path.join(gdir, v)
+
+    @staticmethod
+    def _files(directory: str) -> list[os.DirEntry]:
+        try:
+            with os.scandir(directory) as it:
+                return [e for e in it if e.is_file(follow_symlinks=False)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def _entry_files(self, kinds: tuple, group: str | None = None, version: str | None = None
+                     ) -> Iterator[tuple[EntryRef, str, os.stat_result]]:
+        for kind, g, v, vdir in self._version_dirs(kinds, group, version):
+            for entry in sorted(self._files(vdir), key=lambda e: e.name):
+                if entry.name.endswith(SUFFIX):
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    yield EntryRef(kind, g, v, entry.name[:-len(SUFFIX)]), entry.path, st
+
+    # ------------------------------------------------------------------------- listing
+    def groups(self, kind: str) -> list[str]:
+        """Group directory names (sanitized ``module.qualname`` or cell slots)."""
+        return sorted(e.name for e in _fs.real_subdirs(os.path.join(self._root, _check_kind(kind))))
+
+    def versions(self, kind: str, group: str) -> list[str]:
+        gdir = os.path.join(self._root, _check_kind(kind), group_name(group))
+        return sorted(e.name for e in _fs.real_subdirs(gdir)) if _is_real_dir(gdir) else []
+
+    def entries(self, kind: str, group: str | None = None,
+                version: str | None = None) -> list[EntryInfo]:
+        """Every entry with its metadata (one header read each); damaged ones are listed too,
+        with ``meta={"corrupt": reason}``, so that they can be seen and deleted."""
+        out = []
+        for ref, path, st in self._entry_files((_check_kind(kind),), group, version):
+            try:
+                meta = read_meta(path, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except (CorruptEntryError, OSError) as exc:
+                meta = {"corrupt": str(exc)}
+            duration = meta.get("duration")
+            out.append(EntryInfo(
+                ref=ref, path=Path(path), size=st.st_size,
+                created=float(meta.get("created") or st.st_mtime),
+                last_access=max(st.st_atime, self._pending.get(ref, 0.0)),
+                duration=float(duration) if isinstance(duration, (int, float)) else None,
+                args=args_summary(meta), meta=meta, disk=_disk(st),
+            ))
+        return out
+
+    def size(self) -> int:
+        """Allocated bytes of all entries (what ``bytes_limit`` is compared with)."""
+        return sum(_disk(st) for _, _, st in self._entry_files(KINDS))
+
+    # ------------------------------------------------------------------------- deleting
+    def delete(self, ref: EntryRef) -> bool:
+        """Remove one entry; ``False`` if it was not there (or sits behind a symlink)."""
+        path = self._path(ref)  # type: ignore[attr-defined]
+        self._pending.pop(ref, None)
+        self._estimate = None
+        if not self._is_real_dir_chain(ref.kind, ref.group, ref.version):  # type: ignore[attr-defined]
+            return False
+        return _fs.unlink_quiet(path)
+
+    def delete_version(self, kind: str, group: str, version: str) -> bool:
+        """Remove a version with all its entries (and its group when that becomes empty)."""
+        gdir = os.path.join(self._root, _check_kind(kind), group_name(group))
+        if not (_is_real_dir(os.path.dirname(gdir)) and _is_real_dir(gdir)):
+            return False
+        self._forget(kind, group, version)
+        removed = _fs.remove_tree(os.path.join(gdir, _check_component("version", version)))
+        _fs.rmdir_quiet(gdir)
+        return removed
+
+    def delete_group(self, kind: str, group: str) -> bool:
+        """Remove every version of one function or cell."""
+        kdir = os.path.join(self._root, _check_kind(kind))
+        if not _is_real_dir(kdir):
+            return False
+        self._forget(kind, group)
+        return _fs.remove_tree(os.path.join(kdir, group_name(group)))
+
+    def clear(self) -> None:
+        """Remove every entry (``FORMAT`` and ``.gitignore`` stay)."""
+        self._forget()
+        for kind in KINDS:
+            _fs.remove_tree(os.path.join(self._root, kind))
+
+    def _forget(self, kind: str | None = None, group: str | None = None,
+                version: str | None = None) -> None:
+        def matches(key: tuple) -> bool:
+            return ((kind is None or key[0] == kind)
+                    and (group is None or group_name(key[1]) == group_name(group))
+                    and (version is None or key[2] == version))
+
+        self._trusted.difference_update([k for k in list(self._trusted) if matches(k)])
+        for ref in [r for r in list(self._pending) if matches(r)]:
+            self._pending.pop(ref, None)
+        self._estimate = None
+
+    # ------------------------------------------------------------------------- access times
+    def touch(self, ref: EntryRef) -> None:
+        """Record an access in memory; written to disk in batches (``flush``), never per hit."""
+        self._pending[ref] = time.time()
+        if time.monotonic() - self._last_flush > self.flush_interval:  # type: ignore[attr-defined]
+            self.flush()
+
+    def flush(self) -> None:
+        """Write recorded accesses as the files' atime (mtime keeps the creation time)."""
+        pending, self._pending = self._pending, {}
+        self._last_flush = time.monotonic()
+        for ref, when in list(pending.items()):
+            try:
+                if not self._is_real_dir_chain(ref.kind, ref.group, ref.version):  # type: ignore[attr-defined]
+                    continue
+                path = self._path(ref)  # type: ignore[attr-defined]
+                st = os.lstat(path)
+                if stat.S_ISREG(st.st_mode) and st.st_atime < when:
+                    os.utime(path, ns=(int(when * 1e9), st.st_mtime_ns), follow_symlinks=False)
+            except (OSError, ValueError):  # deleted meanwhile, read-only cache: not worth failing
+                pass
+
+    # ------------------------------------------------------------------------- eviction
+    def reduce_size(self, bytes_limit: int | str | None = None, items_limit: int | None = None,
+                    age_limit: Any = None) -> list[EntryRef]:
+        """Evict entries, least recently used first, until every given limit holds.
+
+        ``age_limit`` (timedelta or seconds) removes entries not used for that long;
+        ``items_limit`` keeps at most that many entries; ``bytes_limit`` (bytes or "1G")
+        bounds their allocated size. Emptied version and group directories go too.
+        Returns the evicted refs.
+        """
+        limit = parse_size(bytes_limit)
+        age = parse_age(age_limit)
+        if items_limit is not None and (not isinstance(items_limit, int) or items_limit < 0):
+            raise ValueError(f"items_limit must be a non-negative integer (got {items_limit!r}).")
+        with self._lock:  # type: ignore[attr-defined]
+            self.flush()
+            self.sweep_temporaries()
+            items = [(max(st.st_atime, st.st_mtime), st.st_mtime, path, ref, _disk(st))
+                     for ref, path, st in self._entry_files(KINDS)]
+            items.sort(key=lambda it: it[:3])
+            victims, total = _choose(items, limit, items_limit, age)
+            for _, _, path, ref, _ in victims:
+                _fs.unlink_quiet(path)
+                self._pending.pop(ref, None)
+            self._prune_empty({(r.kind, r.group, r.version) for _, _, _, r, _ in victims})
+            self._estimate = total
+            self._estimate_at = time.monotonic()
+        return [v[3] for v in victims]
+
+    def _prune_empty(self, evicted: set) -> None:
+        """Remove version directories left without entries, then empty groups.
+
+        A version holding only a recent ``_info.json`` is spared unless this eviction
+        emptied it: its function is probably computing its first result right now.
+        """
+        now = time.time()
+        removed = False
+        for kind, group, version, vdir in list(self._version_dirs(KINDS)):
+            files = self._files(vdir)
+            if any(e.name != INFO for e in files):
+                continue
+            if files and (kind, group, version) not in evicted:
+                try:
+                    if now - files[0].stat(follow_symlinks=False).st_mtime < FRESH_VERSION:
+                        continue
+                except FileNotFoundError:
+                    pass
+            saved = _read_small(os.path.join(vdir, INFO)) if files else None
+            _fs.unlink_quiet(os.path.join(vdir, INFO))
+            if _fs.rmdir_quiet(vdir):
+                removed = True
+            elif saved is not None:  # a writer got in meanwhile: give its version its info back
+                self._write_info_file(vdir, saved)  # type: ignore[attr-defined]
+            _fs.rmdir_quiet(os.path.dirname(vdir))
+        if removed:
+            self._trusted.clear()  # re-verified on next use (three lstat calls per version)
+
+    def _enforce_limit(self, written: int) -> None:
+        """After a put: cheap running estimate; scan and evict only past ``bytes_limit``."""
+        with self._lock:  # type: ignore[attr-defined]
+            now = time.monotonic()
+            if self._estimate is None or now - self._estimate_at > self.rescan_interval:  # type: ignore[attr-defined]
+                self._estimate = self.size()
+                self._estimate_at = now
+            else:
+                self._estimate += -(-written // 4096) * 4096
+            if self.bytes_limit is not None and self._estimate > self.bytes_limit:
+                self.reduce_size(bytes_limit=int(self.bytes_limit * AUTO_EVICT_TARGET))
+
+    # ------------------------------------------------------------------------- temporaries
+    def sweep_temporaries(self) -> int:
+        """Remove temporaries whose writer no longer runs; returns how many were removed."""
+        removed = self._sweep_dir(self._root)
+        for _kind, _group, _version, vdir in self._version_dirs(KINDS):
+            removed += self._sweep_dir(vdir)
+        return removed
+
+    def _sweep_dir(self, directory: str) -> int:
+        removed = 0
+        now = time.time()
+        for entry in self._files(directory):
+            pid = _fs.parse_temp_name(entry.name)
+            if pid is not None and _fs.temp_is_stale(entry.path, pid, now):
+                removed += _fs.unlink_quiet(entry.path)
+        return removed
+
+    def _maybe_sweep(self, directory: str) -> None:
+        now = time.monotonic()
+        if now - self._swept.get(directory, float("-inf")) >= self.sweep_interval:  # type: ignore[attr-defined]
+            self._swept[directory] = now
+            self._sweep_dir(directory)
+
+
+def _choose(items: list, limit: int | None, items_limit: int | None,
+            age: float | None) -> tuple[list, int]:
+    """The entries to evict from ``items`` (sorted oldest access first), and the size left."""
+    now = time.time()
+    victims = [it for it in items if age is not None and now - it[0] > age]
+    keep = [it for it in items if not (age is not None and now - it[0] > age)]
+    total = sum(it[4] for it in keep)
+    count = len(keep)
+    for it in keep:
+        over_bytes = limit is not None and total > limit
+        over_items = items_limit is not None and count > items_limit
+        if not (over_bytes or over_items):
+            break
+        victims.append(it)
+        total -= it[4]
+        count -= 1
+    return victims, total

@@ -1,0 +1,83 @@
+"""Deleting exactly what a panel row stands for (a click on *clear*, or ``Panel.clear``).
+
+The row id is never turned into a path here: it is matched against the store's own
+listing, so an id that names nothing (or tries ``..``) deletes nothing and says so.
+Sizes reported are allocated bytes (``EntryInfo.disk``), like the panel's totals and
+``Store.size()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from jlcache.widget.format import human_size
+from jlcache.widget.ids import KINDS, parse_row_id
+from jlcache.widget.model import args_text, disk_bytes
+
+__all__ = ["Cleared", "clear_target"]
+
+
+class Cleared(NamedTuple):
+    """What a clear removed, for the panel's status line and for tests."""
+
+    message: str
+    entries: int
+    bytes: int
+
+
+def _stale_versions(store: Any, current: dict[str, dict[str, str]]) -> list[tuple[str, str, str]]:
+    return [(kind, group, version) for kind in KINDS for group in store.groups(kind)
+            for version in store.versions(kind, group)
+            if current.get(kind, {}).get(group) != version]
+
+
+def _measure(store: Any, kind: str, group: str | None = None, version: str | None = None) -> tuple[int, int]:
+    infos = store.entries(kind, group, version)
+    return len(infos), sum(disk_bytes(i) for i in infos)
+
+
+def _clear_all(store: Any) -> Cleared:
+    n, size = (sum(x) for x in zip(*(_measure(store, k) for k in KINDS), strict=True))
+    store.clear()
+    return Cleared(f"Cleared the whole cache ({n} entries, {human_size(size)}).", n, size)
+
+
+def _clear_stale(store: Any, current: dict[str, dict[str, str]]) -> Cleared:
+    n = size = 0
+    stale = _stale_versions(store, current)
+    for kind, group, version in stale:
+        dn, ds = _measure(store, kind, group, version)
+        store.delete_version(kind, group, version)
+        n, size = n + dn, size + ds
+    return Cleared(f"Cleared {len(stale)} stale version(s) ({n} entries, {human_size(size)}).", n, size)
+
+
+def clear_target(store: Any, rid: str, current: dict[str, dict[str, str]]) -> Cleared:
+    """Delete exactly what row ``rid`` stands for, resolving it against the store itself."""
+    target = parse_row_id(rid)
+    if target.kind == "jobs":
+        raise ValueError(f"{rid!r} is a job, not cached data: use Panel.cancel({rid!r}) to stop it.")
+    if target.kind == "all":
+        return _clear_all(store)
+    if target.kind == "stale":
+        return _clear_stale(store, current)
+    kind, group, version, key = target
+    gone = Cleared(f"Nothing to clear: {rid!r} is no longer in the cache (refreshed).", 0, 0)
+    if group not in store.groups(kind) or (version and version not in store.versions(kind, group)):
+        return gone
+    if key is not None:
+        match = [i for i in store.entries(kind, group, version) if i.ref.key == key]
+        if not match:
+            return gone
+        store.delete(match[0].ref)
+        size = disk_bytes(match[0])
+        return Cleared(f"Cleared entry {args_text(match[0]) or key[:12]} of {group} ({human_size(size)}).",
+                       1, size)
+    n, size = _measure(store, kind, group, version)
+    if version is not None:
+        store.delete_version(kind, group, version)
+        what = f"version {version[:12]} of {group}"
+    else:
+        store.delete_group(kind, group)
+        what = group
+    return Cleared(f"Cleared {what} ({n} entries, {human_size(size)}).", n, size)

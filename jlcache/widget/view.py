@@ -1,0 +1,273 @@
+"""The jlcache panel: a live anywidget view of the cache and of running jobs.
+
+Thin on purpose: what the rows contain, how clears resolve and how updates are throttled
+live in the pure, unit-tested ``panel_*`` modules (``panel_model`` rows, ``panel_clear``,
+``panel_jobs``, ``panel_throttle``, ``panel_text``); this module wires them to the event
+bus and to the browser.
+
+    engine events --(any thread)--> Panel._on_event: mark dirty, poke the Coalescer
+    Coalescer timer (<= 10/s) -----> Panel._flush: rescan if needed, set synced traits
+    browser click --model.send()--> Panel._on_msg -> clear / cancel / expand / page / sort
+
+Messages from the front end (``content`` of ``model.send``)::
+
+    {"type": "clear",   "id": ROW_ID}           {"type": "cancel", "id": "jobs/<id>"}
+    {"type": "expand",  "id": ROW_ID, "open": bool}
+    {"type": "page",    "id": ROW_ID | "functions" | "cells", "page": int}
+    {"type": "sort",    "key": "last_used" | "size" | "name", "desc": bool}
+    {"type": "refresh"}
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from jlcache import events, stats
+from jlcache.errors import JlcacheError
+from jlcache.widget.clear import Cleared, clear_target
+from jlcache.widget.ids import parse_row_id
+from jlcache.widget.jobs import JobTracker
+from jlcache.widget.model import SORT_KEYS, PanelState, Scan, scan
+from jlcache.widget.text import text_table
+from jlcache.widget.throttle import Coalescer
+
+__all__ = ["Panel", "panel"]
+
+_log = logging.getLogger(__name__)
+_HERE = Path(__file__).parent
+# The ES module and its stylesheet sit next to this file (jlcache/widget/js/).
+_JS = _HERE / "js"
+
+
+class Panel(anywidget.AnyWidget):
+    """Live view of one ``Memory``'s cache (functions, cells) and of this kernel's jobs.
+
+    ``Panel.clear(row_id)`` is what a clear button does; ``Panel.refresh()`` re-reads the
+    store. Close it (``.close()``) to stop listening to the engine.
+    """
+
+    _esm = _JS / "panel.js"
+    _css = _JS / "panel.css"
+
+    summary = t.Dict().tag(sync=True)
+    functions = t.Dict().tag(sync=True)
+    cells = t.Dict().tag(sync=True)
+    jobs = t.List().tag(sync=True)
+    view = t.Dict().tag(sync=True)
+    status = t.Dict().tag(sync=True)  # {"text", "error", "seq"}: seq makes a repeat visible
+
+    def __init__(self, memory: Any, *, interval: float = 0.1, **kwargs: Any) -> None:
+        self._memory = memory
+        self._store = getattr(memory, "store", None)
+        self._state = PanelState()
+        self._tracker = JobTracker()
+        self._lock = threading.RLock()
+        self._dirty_scan = self._dirty_stats = self._dirty_jobs = False
+        self._last_scan = float("-inf")
+        self._seq = 0
+        super().__init__(**kwargs)
+        self._coalescer = Coalescer(self._flush, interval)
+        self.on_msg(self._on_msg)
+        stats.ensure_listening()
+        self._unsubscribe = events.subscribe(self._on_event)
+        self._seed_jobs()
+        self.refresh()
+
+    # ------------------------------------------------------------------ public API
+    def refresh(self) -> None:
+        """Re-read the store and the counters now and update every view."""
+        with self._lock:
+            self._dirty_scan = self._dirty_stats = self._dirty_jobs = True
+            self._flush(force=True)
+
+    def clear(self, row_id: str) -> Cleared:
+        """Delete from disk exactly what ``row_id`` shows (an entry, version, function, cell,
+        ``"stale"`` or ``"all"``), then refresh. Returns what was removed."""
+        if self._store is None:
+            raise JlcacheError("This panel's Memory has location=None: there is no cache on disk to clear.")
+        current = {kind: stats.current_versions(kind) for kind in ("functions", "cells")}
+        with self._lock:
+            done = clear_target(self._store, row_id, current)
+        target = parse_row_id(row_id)
+        # Other panels (and anyone listening) learn about it like about any other clear.
+        events.publish("cache.clear", kind=target.kind if target.kind in ("functions", "cells") else None,
+                       group=target.group, func=target.group, version=target.version, key=target.key)
+        self._set_status(done.message)
+        self.refresh()
+        return done
+
+    def cancel(self, row_id: str) -> bool:
+        """Cancel the background job shown in row ``jobs/<id>``; True if it was running."""
+        target = parse_row_id(row_id)
+        if target.kind != "jobs":
+            raise ValueError(f"{row_id!r} is not a job row; job rows look like 'jobs/<id>'.")
+        from jlcache.parallel import cancel_job
+
+        ok = bool(cancel_job(target.group))
+        self._set_status(f"Cancelling job {target.group}." if ok else
+                         f"Job {target.group} is not running in the background; nothing to cancel.")
+        return ok
+
+    def rows(self) -> list[dict]:
+        """Every synced row (sections, expanded children, jobs), flattened: handy in tests."""
+        out: list[dict] = []
+
+        def walk(section: dict) -> None:
+            for row in section.get("rows", ()):
+                out.append(row)
+                walk(row.get("children", {}))
+
+        walk(self.functions)
+        walk(self.cells)
+        return out + list(self.jobs)
+
+    def close(self) -> None:
+        """Stop listening to the engine and close every view."""
+        unsubscribe, self._unsubscribe = getattr(self, "_unsubscribe", None), None
+        if unsubscribe is not None:
+            unsubscribe()
+        if getattr(self, "_coalescer", None) is not None:
+            self._coalescer.close()
+        super().close()
+
+    # ------------------------------------------------------------------ text views
+    def __repr__(self) -> str:
+        if getattr(self, "_coalescer", None) is None:  # during construction
+            return object.__repr__(self)
+        if self._dirty_scan or self._dirty_stats or self._dirty_jobs:
+            self._flush(force=True)
+        return text_table(self.summary, {"functions": self.functions, "cells": self.cells}, self.jobs)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    # ------------------------------------------------------------------ plumbing
+    def _seed_jobs(self) -> None:
+        """Background jobs started before this panel existed still get a row (and a cancel)."""
+        registry = sys.modules.get("jlcache.parallel.jobs")  # never import Parallel for this
+        for job in registry.all_jobs() if registry is not None else ():
+            done, total = job.progress
+            self._tracker.handle("job.start", {"id": job.id, "func": job.description, "background": True,
+                                               "total": total, "done": done})
+            if job.done():
+                self._tracker.handle("job.end", {"id": job.id, "status": job.status, "done": done})
+
+    def _on_event(self, event: events.Event) -> None:
+        name = event.name
+        if name.startswith("job."):
+            if self._tracker.handle(name, event.data, event.time):
+                self._dirty_jobs = True
+                self._coalescer.poke()
+        elif name == "cache.hit":
+            self._state.hits.record(event.data, event.time)
+            self._dirty_stats = True
+            self._coalescer.poke()
+        elif name == "cache.miss":
+            self._dirty_stats = True
+            self._coalescer.poke()
+        elif name == "cache.store" or name == "cache.clear":
+            self._dirty_scan = True
+            self._coalescer.poke()
+
+    def _flush(self, force: bool = False) -> None:
+        with self._lock:
+            if self._dirty_scan and (force or self._scan_allowed()):
+                self._dirty_scan = False
+                self._state.scan = scan(self._store) if self._store is not None else Scan()
+                self._last_scan = time.monotonic()
+                self._dirty_stats = True
+            if self._dirty_stats:
+                self._dirty_stats = False
+                current = {kind: stats.current_versions(kind) for kind in ("functions", "cells")}
+                sections = self._state.sections(stats.snapshot(), current)
+                with self.hold_sync():
+                    self.summary = self._state.summary(current)
+                    self.functions, self.cells = sections["functions"], sections["cells"]
+                    self.view = self._state.view.as_dict()
+            if self._dirty_jobs:
+                self._dirty_jobs = False
+                self.jobs = self._tracker.rows()
+            if self._dirty_scan:  # a rescan was deferred: come back for it
+                self._coalescer.poke()
+
+    def _scan_allowed(self) -> bool:
+        """Rescans cost a directory walk (and the GIL a running job needs): keep them under
+        ~2% of the time and at most 2/s; clicks force one at once."""
+        gap = max(0.5, 50 * self._state.scan.took)
+        return time.monotonic() - self._last_scan >= gap
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self._seq += 1
+        self.status = {"text": text, "error": error, "seq": self._seq}
+
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        try:
+            self._handle(content)
+        except Exception as exc:  # a click must never leave a traceback in the kernel log only
+            _log.debug("panel message %r failed", content, exc_info=True)
+            self._set_status(f"{type(exc).__name__}: {exc}", error=True)
+
+    def _handle(self, msg: dict) -> None:
+        kind, view = msg.get("type"), self._state.view
+        if kind == "clear":
+            self.clear(str(msg.get("id")))
+        elif kind == "cancel":
+            self.cancel(str(msg.get("id")))
+        elif kind == "refresh":
+            self.refresh()
+            self._set_status("Refreshed.")
+        else:
+            with self._lock:
+                if kind == "expand":
+                    (view.expanded.add if msg.get("open") else view.expanded.discard)(str(msg.get("id")))
+                elif kind == "page":
+                    view.pages[str(msg.get("id"))] = max(0, int(msg.get("page") or 0))
+                elif kind == "sort" and msg.get("key") in SORT_KEYS:
+                    view.sort, view.desc = msg["key"], bool(msg.get("desc", True))
+                    view.pages.clear()  # a new order starts at its first page
+                else:
+                    raise ValueError(f"unknown panel message {msg!r}")
+                self._dirty_stats = True
+                self._flush(force=True)
+
+
+def panel(memory: Any = None) -> Panel:
+    """The panel for ``memory`` (a ``Memory`` or a cache location), or for the default
+    Memory of the IPython extension when none is given."""
+    if memory is None:
+        memory = _default_memory()
+    elif isinstance(memory, (str, os.PathLike)):
+        from jlcache.memory.memory import Memory
+
+        memory = Memory(memory)
+    return Panel(memory)
+
+
+def _default_memory() -> Any:
+    try:
+        from jlcache.ipython import get_memory
+
+        memory = get_memory()
+    except Exception as exc:  # not loaded, or no IPython at all
+        raise JlcacheError(
+            "jlcache.panel() without an argument shows the default Memory of the IPython "
+            f"extension, but there is none ({type(exc).__name__}: {exc}). Run `%load_ext jlcache` "
+            "first, or pass a Memory: jlcache.panel(Memory('cache-dir'))."
+        ) from None
+    if memory is None:
+        raise JlcacheError(
+            "jlcache.panel() found no default Memory: run `%load_ext jlcache` first, or pass one: "
+            "jlcache.panel(Memory('cache-dir'))."
+        )
+    return memory
