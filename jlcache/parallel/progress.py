@@ -1,14 +1,20 @@
 """Progress display for ``progress=True`` and ``verbose>0`` (the panel uses events instead).
 
-The engine calls ``update`` at most every ~0.2 s and ``close`` once. Under a Jupyter kernel
-the bar is an ipywidgets ``IntProgress``, imported here lazily and only then; elsewhere a
-one-line text bar is redrawn on stderr.
+The engine calls ``update`` at most every ~0.2 s and ``close`` once. Outside a notebook a
+one-line text bar is redrawn on stderr. Under a Jupyter kernel the bar comes from a front
+end: the engine never imports one, so front ends offer their bar through the
+``jlcache.progress`` entry-point group (jlcache's own is ``jlcache.ipython.progress:WidgetBar``,
+an ipywidgets ``IntProgress``). Each entry point is a callable ``factory(label)`` returning an
+object with ``update(done, total, errors)`` and ``close(status, done, total, errors)``; the
+first that loads wins, and any failure falls back to text.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
+from importlib import metadata
 from typing import Any
 
 __all__ = ["make_reporters"]
@@ -51,31 +57,6 @@ class TextBar:
         self.stream.flush()
 
 
-class WidgetBar:
-    """An ipywidgets progress bar with a text label."""
-
-    def __init__(self, label: str) -> None:
-        import ipywidgets
-        from IPython.display import display
-
-        self.t0 = time.monotonic()
-        self.bar = ipywidgets.IntProgress(min=0, max=1, value=0, description=label[:20])
-        self.text = ipywidgets.HTML()
-        display(ipywidgets.HBox([self.bar, self.text]))
-
-    def update(self, done: int, total: int | None, errors: int) -> None:
-        elapsed = time.monotonic() - self.t0
-        self.bar.max = max(total or done, 1)
-        self.bar.value = done
-        total_txt = f"/{total}" if total else ""
-        self.text.value = f"{done}{total_txt} &nbsp; {elapsed:.1f}s &nbsp; {_rate(done, elapsed)}"
-
-    def close(self, status: str, done: int, total: int | None, errors: int) -> None:
-        self.update(done, total, errors)
-        self.bar.bar_style = {"done": "success", "error": "danger"}.get(status, "warning")
-        self.text.value += f" &nbsp; {status}"
-
-
 class VerboseLog:
     """joblib-style ``verbose``: a line per update on stderr (``verbose>10``: every update)."""
 
@@ -98,15 +79,29 @@ class VerboseLog:
                          f"{time.monotonic() - self.t0:.1f}s\n")
 
 
+ENTRY_POINT_GROUP = "jlcache.progress"
+
+
+@functools.cache
+def _notebook_factories() -> tuple[metadata.EntryPoint, ...]:
+    """Notebook progress bars offered by installed front ends (looked up once per process)."""
+    return tuple(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _notebook_bar(label: str) -> Any:
+    for entry in _notebook_factories():
+        try:
+            return entry.load()(label)
+        except Exception:  # a missing widget library or a broken front end: try the next
+            continue
+    return None
+
+
 def make_reporters(progress: bool, verbose: int, label: str) -> list[Any]:
+    """The displays one job reports to: a bar when ``progress``, a log when ``verbose``."""
     reporters: list[Any] = []
     if progress:
-        bar: Any = None
-        if _in_kernel():
-            try:
-                bar = WidgetBar(label)
-            except Exception:  # no ipywidgets / no front end: fall back to text
-                bar = None
+        bar = _notebook_bar(label) if _in_kernel() else None
         reporters.append(bar or TextBar(label))
     if verbose:
         reporters.append(VerboseLog(label, verbose))

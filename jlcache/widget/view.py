@@ -255,19 +255,13 @@ def panel(memory: Any = None) -> Panel:
 
 
 def _default_memory() -> Any:
-    try:
-        from jlcache.ipython import get_memory
+    from jlcache.memory.session import get_memory
 
-        memory = get_memory()
-    except Exception as exc:  # not loaded, or no IPython at all
+    try:
+        return get_memory()
+    except Exception as exc:  # e.g. the default location is not usable
         raise JlcacheError(
-            "jlcache.panel() without an argument shows the default Memory of the IPython "
-            f"extension, but there is none ({type(exc).__name__}: {exc}). Run `%load_ext jlcache` "
-            "first, or pass a Memory: jlcache.panel(Memory('cache-dir'))."
+            "jlcache.panel() without an argument shows the session's default cache "
+            f"($JLCACHE_DIR, else ./.jlcache), but it could not be opened ({type(exc).__name__}: "
+            f"{exc}). Pass a Memory instead: jlcache.panel(Memory('cache-dir'))."
         ) from None
-    if memory is None:
-        raise JlcacheError(
-            "jlcache.panel() found no default Memory: run `%load_ext jlcache` first, or pass one: "
-            "jlcache.panel(Memory('cache-dir'))."
-        )
-    return memory

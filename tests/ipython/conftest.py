@@ -54,8 +54,8 @@ class OutputLog:
 def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from IPython.core.interactiveshell import InteractiveShell
 
-    import jlcache.ipython as ext
     from jlcache import stats
+    from jlcache.memory import session
 
     if not InteractiveShell.initialized():
         from traitlets.config import Config
@@ -71,7 +71,7 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     shell.run_line_magic("load_ext", "jlcache")
     yield shell
     shell.run_line_magic("unload_ext", "jlcache")
-    ext._state.update(memory=None, location=None)
+    session.reset()
     shell.reset(new_session=True)
 
 

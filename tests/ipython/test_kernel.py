@@ -55,3 +55,21 @@ def test_second_run_of_a_notebook_is_served_from_cache(tmp_path, monkeypatch):
     assert runs[1].cells[2].outputs[-1].data["text/plain"] == "20"
     info = "".join(o.get("text", "") for o in runs[1].cells[3].outputs)
     assert "cell" in info and "1 " in info
+
+
+@pytest.mark.slow
+def test_progress_true_in_a_kernel_shows_the_widget_bar_without_the_extension(tmp_path):
+    """The engine finds the notebook bar through its entry point, never by importing it."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import sys\n"
+        "from jlcache import Parallel, delayed\n"
+        "out = Parallel(n_jobs=1, progress=True)(delayed(abs)(-i) for i in range(3))\n"
+        "print(out, 'jlcache.ipython' in sys.modules)")]
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    kinds = [sorted(o.data) for o in outputs if o.output_type == "display_data"]
+    assert any("application/vnd.jupyter.widget-view+json" in k for k in kinds), outputs
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "[0, 1, 2] True" in text, "the bar came from jlcache.ipython.progress"

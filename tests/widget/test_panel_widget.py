@@ -283,22 +283,27 @@ def test_sort_and_page_messages_change_what_is_synced(memory, make_panel):
     assert p.status["error"] and "unknown panel message" in p.status["text"]
 
 
-def test_panel_without_memory_uses_the_extension_default_or_says_what_to_do(monkeypatch, cache_dir):
-    import jlcache.ipython
+def test_panel_without_memory_shows_the_session_default_or_says_what_to_do(
+        monkeypatch, cache_dir, tmp_path):
+    from jlcache.memory import session
 
-    monkeypatch.setattr(jlcache.ipython, "get_memory", lambda: Memory(cache_dir))
+    monkeypatch.setenv("JLCACHE_DIR", str(cache_dir))
+    session.reset()
     p = panel()
     try:
         assert p.summary["location"] == str(Memory(cache_dir).store.location)
     finally:
         p.close()
+        session.reset()
 
-    def broken():
-        raise RuntimeError("no shell")
-
-    monkeypatch.setattr(jlcache.ipython, "get_memory", broken)
-    with pytest.raises(JlcacheError, match="%load_ext jlcache"):
-        panel()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("JLCACHE_DIR", str(blocker / "cache"))
+    try:
+        with pytest.raises(JlcacheError, match=r"Pass a Memory instead"):
+            panel()
+    finally:
+        session.reset()
 
 
 def test_cancel_a_background_job_from_the_panel(memory, make_panel):
