@@ -365,7 +365,10 @@ def _value_token(value: Any, ctx: _Ctx, attrs: tuple[str, ...] | None = None) ->
     if wrapped is not None:                          # lru_cache(f): f's code
         return "wrap:" + t.__qualname__ + ":" + _value_token(wrapped, ctx)
     if _is_named_callable(value):
-        return external_token(value)
+        state = _bound_self(value)
+        if state is None:
+            return external_token(value)
+        return "call:" + external_token(value) + ":" + _data_token(state)  # [1].append
     if is_user_class(t):
         return "obj:" + _class_token(t, ctx) + ":" + _data_token(value)
     return _data_token(value)
@@ -380,6 +383,21 @@ def _is_named_callable(value: Any) -> bool:
     return (callable(value) and isinstance(getattr(value, "__qualname__", None), str)
             and isinstance(module, str) and not is_user_module_name(module)
             and not is_user_class(type(value)))
+
+
+def _bound_self(value: Any) -> tuple | None:
+    """The object a builtin or C method is bound to (``d.get``: ``d``), or None.
+
+    Such methods are named like the function they wrap, but their result depends on the
+    object, so it is part of their token; a module's functions (``len``) are bound to the
+    module and stay named.
+    """
+    if not isinstance(value, (types.BuiltinMethodType, types.MethodWrapperType)):
+        return None
+    owner = getattr(value, "__self__", None)
+    if owner is None or isinstance(owner, types.ModuleType):
+        return None
+    return (owner,)
 
 
 _content_hash: Callable[[Any], str] | None = None
