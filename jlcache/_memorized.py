@@ -28,17 +28,11 @@ from typing import TYPE_CHECKING, Any
 from jlcache import events, stats
 from jlcache._keys import ArgBinder, first_source_line, signature_line, summarize_args
 from jlcache._locks import KeyLocks
+from jlcache._own_state import describe, exclude_state, mutated_state, state_snapshot
 from jlcache._results import MISS, CacheKey, MemorizedResult, NotMemorizedResult
 from jlcache.errors import CorruptEntryError, CorruptEntryWarning, NotCachedWarning, UnhashableError
 from jlcache.hashing import hash as _hash
-from jlcache.identity import (
-    FunctionIdentity,
-    bound_state,
-    exclude_globals,
-    identify,
-    mutated_globals,
-    state_snapshot,
-)
+from jlcache.identity import FunctionIdentity, bound_state, identify
 from jlcache.store import EntryRef, group_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -259,16 +253,17 @@ class MemorizedFunc:
                 return out, {}
             return self._reload(ref, out), _joblib_meta(meta)
 
-    def _own_state(self, ref: EntryRef, snap: tuple[str, ...] | None) -> EntryRef:
-        """Stop keying on globals the call itself mutated (else every call is a new version)."""
-        names = mutated_globals(self.func, snap)
-        if not names:
+    def _own_state(self, ref: EntryRef, snap: dict | None) -> EntryRef:
+        """Stop keying on state the call itself mutated (else every call is a new version)."""
+        changes = mutated_state(self.func, snap)
+        if not changes:
             return ref
-        exclude_globals(self.func, names)
-        _log.warning("[Memory] %s modifies the global%s %s that it reads; %s no longer part "
-                     "of its cache key (pass such state as an argument if the result depends "
-                     "on it).", self._name, "s" if len(names) > 1 else "",
-                     ", ".join(names), "they are" if len(names) > 1 else "it is")
+        exclude_state(changes)
+        many = len(changes) > 1
+        _log.warning("[Memory] %s modifies %s that it reads; that is its own state, not an "
+                     "input, so %s no longer part of its cache key (pass such state as an "
+                     "argument if the result depends on it). Shown once.", self._name,
+                     describe(self.func, changes), "they are" if many else "it is")
         return EntryRef(ref.kind, ref.group, self._identity()[2], ref.key)
 
     def _reload(self, ref: EntryRef, out: Any) -> Any:

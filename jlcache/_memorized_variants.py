@@ -9,8 +9,8 @@ import types
 from typing import Any
 
 from jlcache._memorized import MemorizedFunc, _joblib_meta, _perf
+from jlcache._own_state import state_snapshot
 from jlcache._results import MISS, MemorizedResult, NotMemorizedResult
-from jlcache.identity import state_snapshot
 from jlcache.store import EntryRef
 
 __all__ = ["AsyncMemorizedFunc", "BoundMemorized"]

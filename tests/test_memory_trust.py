@@ -7,6 +7,9 @@ Bound methods key on their object; closure cells a function mutates are its own 
 
 from __future__ import annotations
 
+import functools
+import logging
+
 import numpy as np
 
 
@@ -65,3 +68,101 @@ def test_a_cached_bound_method_keys_on_its_object(memory):
     assert memory.cache({"a": 3}.get)("a") == 3
     assert memory.cache(Table([7]).lookup)(0) == 7
     assert memory.cache(Table([8]).lookup)(0) == 8
+
+
+# --- closure cells the function mutates are its state (item 2) ----------------------------
+
+
+def _own_state_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "its own state" in r.getMessage()]
+
+
+def _counts(cached, calls: list, args=(0, 0, 1, 1, 2, 2)) -> list[int]:
+    out = []
+    for x in args:
+        cached(x)
+        out.append(len(calls))
+    return out
+
+
+def test_a_closure_list_the_function_appends_to_is_state(memory, caplog):
+    calls: list = []
+
+    def f(x):
+        calls.append(x)
+        return x
+
+    with caplog.at_level(logging.WARNING, logger="jlcache.memory"):
+        assert _counts(memory.cache(f), calls) == [1, 1, 2, 2, 3, 3]
+    warned = _own_state_warnings(caplog)
+    assert len(warned) == 1 and "closure variable calls" in warned[0]
+
+
+def test_a_closure_counter_the_function_increments_is_state(memory, caplog):
+    count = 0
+
+    def f(x):
+        nonlocal count
+        count += 1
+        return x * 2
+
+    with caplog.at_level(logging.WARNING, logger="jlcache.memory"):
+        cached = memory.cache(f)
+        assert [cached(x) for x in (1, 1, 2, 2)] == [2, 2, 4, 4]
+    assert count == 2
+    assert len(_own_state_warnings(caplog)) == 1
+
+
+def test_state_mutated_by_a_helper_through_a_lambda_or_wrapper_is_state(memory, caplog):
+    calls: list = []
+
+    def helper(x):
+        calls.append(x)
+        return x
+
+    def decorate(g):
+        @functools.wraps(g)
+        def wrapped(*args, **kwargs):
+            return g(*args, **kwargs)
+        return wrapped
+
+    with caplog.at_level(logging.WARNING, logger="jlcache.memory"):
+        assert _counts(memory.cache(lambda x: helper(x)), calls) == [1, 1, 2, 2, 3, 3]
+        calls.clear()
+        assert _counts(memory.cache(decorate(lambda x: helper(x) + 1)), calls) == [1, 1, 2, 2, 3, 3]
+    assert any("of its helper" in m for m in _own_state_warnings(caplog))
+
+
+def test_partial_and_ignore_with_a_mutated_closure(memory):
+    calls: list = []
+
+    def z(x, y=1):
+        calls.append(1)
+        return x
+
+    cached = memory.cache(functools.partial(z, y=5))
+    assert _counts(cached, calls) == [1, 1, 2, 2, 3, 3]
+    calls.clear()
+    ignoring = memory.cache(z, ignore=["y"])
+    ignoring(0, y=1)
+    ignoring(0, y=1)
+    ignoring(0, y=2)
+    assert len(calls) == 1
+
+
+def test_a_closure_value_changed_by_the_user_still_invalidates(memory, caplog):
+    calls: list = []
+    scale = 2
+
+    def f(x):
+        calls.append(x)
+        return x * scale
+
+    cached = memory.cache(f)
+    with caplog.at_level(logging.WARNING, logger="jlcache.memory"):
+        assert cached(1) == 2
+        assert cached(1) == 2
+        scale = 3                       # changed by the user, not by the function
+        assert cached(1) == 3
+    assert len(calls) == 2
+    assert all("scale" not in m for m in _own_state_warnings(caplog))
