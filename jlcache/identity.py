@@ -63,7 +63,11 @@ _SCALARS = {int: "i", float: "f", bool: "b", type(None): "n", str: "s", bytes: "
             complex: "c"}
 _CONTAINERS = frozenset({dict, list, tuple, set, frozenset})
 _SKIPPED_CLASS_ATTRS = frozenset({"__dict__", "__weakref__", "__doc__", "__module__",
-                                  "__qualname__", "__firstlineno__", "__static_attributes__"})
+                                  "__qualname__", "__firstlineno__", "__static_attributes__",
+                                  # caches abc, pickling and typing add at run time
+                                  "_abc_impl", "_abc_registry", "_abc_cache",
+                                  "_abc_negative_cache", "_abc_negative_cache_version",
+                                  "__slotnames__", "__abstractmethods__"})
 
 
 @dataclass(frozen=True)
@@ -414,6 +418,8 @@ def _member_token(name: str, value: Any, ctx: _Ctx) -> str | None:
         return "prop:" + ",".join(_value_token(f, ctx) for f in (value.fget, value.fset, value.fdel))
     if isinstance(value, (staticmethod, classmethod)):
         value = value.__func__
+    elif isinstance(value, functools.cached_property):   # its lock would hash as a type
+        return "cprop:" + _value_token(value.func, ctx)
     if type(value) is _FunctionType or is_memorized(value) or isinstance(value, type):
         return _value_token(value, ctx)
     if name.startswith("__") and name.endswith("__"):

@@ -34,6 +34,7 @@ from typing import Any
 import xxhash
 
 from jlcache import _reader
+from jlcache._class_state import guard
 from jlcache._compression import Compressor, normalize_compress
 from jlcache._fs import atomic_write, open_read, write_all
 from jlcache._reader import FORMAT_VERSION, MAGIC
@@ -161,7 +162,8 @@ def _make_pickler_class() -> Any:
             if type(obj) in self._array_types and not obj.dtype.hasobject:
                 self._arrays.append(obj)
                 return _restore_array, (len(self._arrays) - 1,)
-            return super().reducer_override(obj)
+            rv = super().reducer_override(obj)
+            return guard(rv) if isinstance(obj, type) else rv
 
     return _ArrayPickler
 

@@ -166,3 +166,76 @@ def test_a_closure_value_changed_by_the_user_still_invalidates(memory, caplog):
         assert cached(1) == 3
     assert len(calls) == 2
     assert all("scale" not in m for m in _own_state_warnings(caplog))
+
+
+# --- instances of __main__ classes keep the version stable (item 3) -------------------------
+
+_MAIN_CLASSES = """
+import abc, dataclasses, functools, sys, typing
+from jlcache import Memory
+from jlcache.identity import identify
+
+mem = Memory(sys.argv[1])
+calls = []
+
+class Result:
+    def __init__(self, v):
+        self.v = v
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    tags: list = dataclasses.field(default_factory=list)
+
+class Base(abc.ABC):
+    @abc.abstractmethod
+    def area(self): ...
+
+@functools.total_ordering
+class Square(Base):
+    def __init__(self, s):
+        self.s = s
+    def __eq__(self, other):
+        return self.s == other.s
+    def __lt__(self, other):
+        return self.s < other.s
+    def area(self):
+        return self.s ** 2
+
+T = typing.TypeVar("T")
+class Box(typing.Generic[T]):
+    def __init__(self, item):
+        self.item = item
+
+def make(x, log):
+    log.append(x)
+    return Result(x), Point(x), Square(x), Box[int](x)
+
+cached = mem.cache(make, ignore=["log"])
+versions = set()
+for _ in range(3):
+    r, p, s, b = cached(2, calls)
+    versions.add(identify(make).version)
+    isinstance(s, Base); issubclass(int, Base); s >= s; dataclasses.asdict(p)
+    typing.get_type_hints(Point); Box[str]
+    assert (r.v, p.x, s.area(), b.item) == (2, 2, 4, 2)
+print(len(calls), len(versions), sorted(versions)[0], type(r) is Result, type(p) is Point)
+"""
+
+
+def _versions_on_disk(location) -> list[str]:
+    return sorted(p.name for p in (location / "functions").glob("*/*") if p.is_dir())
+
+
+def test_instances_of_main_classes_do_not_change_the_version(tmp_path, python):
+    script = tmp_path / "script.py"
+    script.write_text(_MAIN_CLASSES)
+    location = tmp_path / "cache"
+    run = lambda: python(f"import runpy, sys; sys.argv[1:] = [{str(location)!r}]; "  # noqa: E731
+                         f"runpy.run_path({str(script)!r}, run_name='__main__')").stdout.split()
+    first = run()
+    assert first[:2] == ["1", "1"]                 # computed once, one version in this session
+    assert first[3:] == ["True", "True"]           # hits return the session's own classes
+    second = run()                                  # the next session: a hit, same version
+    assert second[:3] == ["0", "1", first[2]]
+    assert len(_versions_on_disk(location)) == 1
