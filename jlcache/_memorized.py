@@ -315,8 +315,21 @@ class MemorizedFunc:
         return meta
 
     def check_call_in_cache(self, *args: Any, **kwargs: Any) -> bool:
-        """Whether this call is cached; a pure query (no events, no counters, no access time)."""
-        return self._memory.store.contains(self._ref(args, kwargs))
+        """Whether a call would be a hit: cached, and accepted by ``cache_validation_callback``.
+
+        A pure query (no events, no counters, no access time, nothing deleted): an entry
+        the callback rejects is reported as absent but left for the next call to replace.
+        """
+        store = self._memory.store
+        ref = self._ref(args, kwargs)
+        callback = self.cache_validation_callback
+        if callback is None:
+            return store.contains(ref)
+        try:
+            meta = _joblib_meta(store.meta(ref))
+        except (KeyError, CorruptEntryError, OSError):
+            return False
+        return bool(callback(meta))
 
     def cache_key(self, *args: Any, **kwargs: Any) -> CacheKey:
         """Which entry this call maps to (and where it lives on disk)."""

@@ -11,6 +11,18 @@ import functools
 import logging
 
 import numpy as np
+import pytest
+
+from jlcache import events
+from jlcache.memory import MemorizedFunc
+
+
+@pytest.fixture
+def recorded_events():
+    seen: list = []
+    unsubscribe = events.subscribe(seen.append)
+    yield seen
+    unsubscribe()
 
 
 def apply(getter, key):
@@ -239,3 +251,39 @@ def test_instances_of_main_classes_do_not_change_the_version(tmp_path, python):
     second = run()                                  # the next session: a hit, same version
     assert second[:3] == ["0", "1", first[2]]
     assert len(_versions_on_disk(location)) == 1
+
+
+# --- check_call_in_cache honours the validation callback (item 4) ---------------------------
+
+
+def double(x):
+    return 2 * x
+
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_check_call_in_cache_asks_the_validation_callback(memory, valid, recorded_events):
+    seen: list = []
+
+    def callback(meta):
+        seen.append(meta)
+        return valid
+
+    cached = memory.cache(double, cache_validation_callback=callback)
+    assert cached.check_call_in_cache(2) is False
+    assert cached(2) == 4
+    path = cached.cache_key(2).path
+    before = path.stat()
+    recorded_events.clear()
+    assert cached.check_call_in_cache(2) is valid
+    assert seen and seen[-1]["input_args"] == {"x": "2"}     # joblib's metadata shape
+    after = path.stat()                                       # a pure query: nothing deleted
+    assert (after.st_ino, after.st_mtime_ns, after.st_atime_ns) == (
+        before.st_ino, before.st_mtime_ns, before.st_atime_ns)
+    assert recorded_events == []
+
+
+def test_check_call_in_cache_of_a_direct_memorized_func(tmp_path):
+    func = MemorizedFunc(double, tmp_path / "c", cache_validation_callback=lambda _: False)
+    func(2)
+    assert func.check_call_in_cache(2) is False
+    assert func.cache_key(2).path.exists()
