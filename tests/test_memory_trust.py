@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
+import stat
 
 import numpy as np
 import pytest
 
 from jlcache import events
-from jlcache.memory import MemorizedFunc
+from jlcache.errors import CacheWarning, NotCachedWarning
+from jlcache.memory import MemorizedFunc, Memory
 
 
 @pytest.fixture
@@ -287,3 +290,40 @@ def test_check_call_in_cache_of_a_direct_memorized_func(tmp_path):
     func(2)
     assert func.check_call_in_cache(2) is False
     assert func.cache_key(2).path.exists()
+
+
+# --- a deleted location is recreated (item 5) ------------------------------------------------
+
+
+def test_a_deleted_location_is_recreated_and_caches_again(memory, cache_dir):
+    calls: list = []
+    cached = memory.cache(double_logged, ignore=["calls"])
+    assert cached(1, calls) == 2
+    shutil.rmtree(cache_dir)                          # rm -rf under a live Memory
+    assert cached(1, calls) == 2                      # recomputed, no NotCachedWarning
+    assert cached(1, calls) == 2                      # and cached again
+    assert len(calls) == 2
+    assert (cache_dir / "FORMAT").exists()
+    assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700      # as created at the start
+    cached.clear(warn=False)
+    shutil.rmtree(cache_dir)
+    assert memory.cache(double_logged, ignore=['calls'])(2, calls) == 4
+    assert memory.cache(double_logged, ignore=['calls'])(2, calls) == 4
+    assert len(calls) == 3
+
+
+def test_a_recreated_location_gets_the_start_checks(tmp_path):
+    location = tmp_path / "c"
+    cached = Memory(location).cache(double_logged)
+    cached(1, [])
+    shutil.rmtree(location)
+    location.write_text("not a cache")                # now a file: refused, as at the start
+    with pytest.warns(CacheWarning) as caught:
+        assert cached(1, []) == 2                     # computed and returned, not stored
+    assert any(isinstance(w.message, NotCachedWarning) for w in caught)
+    assert location.read_text() == "not a cache"
+
+
+def double_logged(x, calls):
+    calls.append(x)
+    return 2 * x
