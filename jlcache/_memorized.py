@@ -26,7 +26,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jlcache import events, stats
-from jlcache._keys import ArgBinder, first_source_line, signature_line, summarize_args
+from jlcache._keys import (
+    ArgBinder,
+    check_ignore,
+    first_source_line,
+    signature_line,
+    summarize_args,
+)
 from jlcache._locks import KeyLocks
 from jlcache._own_state import describe, exclude_state, mutated_state, state_snapshot
 from jlcache._results import MISS, CacheKey, MemorizedResult, NotMemorizedResult
@@ -54,13 +60,15 @@ class MemorizedFunc:
 
     _jlcache_memorized = True
 
-    def __init__(self, func: Callable, memory: Memory | str | os.PathLike,
-                 ignore: list[str] | None = None, verbose: int = 0, mmap_mode: str | None = None,
+    def __init__(self, func: Callable, location: Memory | str | os.PathLike,
+                 backend: str = "local", ignore: list[str] | None = None,
+                 mmap_mode: str | None = None, compress: bool | int | str | tuple = False,
+                 verbose: int = 1, timestamp: float | None = None,
                  cache_validation_callback: Callable[[dict], bool] | None = None) -> None:
-        if isinstance(memory, (str, os.PathLike)):  # joblib's MemorizedFunc(func, location)
-            from jlcache.memory import Memory
-
-            memory = Memory(memory)
+        """joblib's signature (``MemorizedFunc(func, location, ...)``, same order); ``location``
+        may also be a jlcache ``Memory``, whose options then apply (``Memory.cache`` does so)."""
+        memory = _memory_for(location, backend, compress)
+        self.timestamp = time.time() if timestamp is None else timestamp
         self._setup(func, memory, ignore, verbose, mmap_mode, cache_validation_callback)
         self._identity()  # fails early for uncacheable callables, marks the version current
 
@@ -69,8 +77,7 @@ class MemorizedFunc:
                pinned: FunctionIdentity | None = None) -> None:
         self.func = func
         self._memory = memory
-        # A lone name is accepted as a one-item list: iterating it would ignore its letters.
-        self.ignore = [ignore] if isinstance(ignore, str) else list(ignore or [])
+        self.ignore = check_ignore(ignore)
         self._verbose = verbose
         self.mmap_mode = mmap_mode
         self.cache_validation_callback = cache_validation_callback
@@ -362,6 +369,22 @@ class MemorizedFunc:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(func={self.func!r}, location={self._memory.location!r})"
+
+
+def _memory_for(location: Any, backend: str, compress: Any) -> Memory:
+    from jlcache.memory import Memory
+
+    if isinstance(location, Memory):
+        if backend != "local" or compress is not False:
+            raise ValueError("backend and compress are options of the Memory passed as "
+                             "location; set them there (Memory(path, compress=...)), or pass "
+                             "a path as location.")
+        return location
+    if not isinstance(location, (str, os.PathLike)):
+        raise TypeError(f"location must be a cache directory (str or os.PathLike) or a jlcache "
+                        f"Memory; got {type(location).__name__} {location!r}. Without a "
+                        "location nothing is cached: use NotMemorizedFunc(func) for that.")
+    return Memory(location, backend=backend, compress=compress)
 
 
 def _rebuild(cls: type, func: Callable, memory: Memory, ignore: list[str], verbose: int,

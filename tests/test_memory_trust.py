@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import shutil
 import stat
 
@@ -327,3 +328,126 @@ def test_a_recreated_location_gets_the_start_checks(tmp_path):
 def double_logged(x, calls):
     calls.append(x)
     return 2 * x
+
+
+# --- wrong arguments raise the plain call's TypeError (issue 10, item 6) --------------------
+
+
+class NoInit:
+    pass
+
+
+class WithInit:
+    def __init__(self, x, *, y=1):
+        self.x = x
+
+
+class FromDict(dict):
+    pass
+
+
+def two(x, y):
+    return x + y
+
+
+_BAD_CALLS = [
+    (NoInit, (1,), {}),
+    (WithInit, (), {}),
+    (WithInit, (1, 2), {}),
+    (WithInit, (1,), {"z": 3}),
+    (FromDict, (1, 2, 3), {}),
+    (functools.partial(two, 1), (2, 3), {}),
+    (functools.partial(two, x=1), (1,), {}),
+    (functools.partial(WithInit, 1), (2,), {}),
+    (math.sqrt, (), {}),
+    (math.sqrt, (1, 2), {}),
+    (sorted, (), {}),
+    (str.upper, (), {}),
+    ([].append, (), {}),
+    (divmod, (1,), {}),
+]
+
+
+@pytest.mark.parametrize(("func", "args", "kwargs"), _BAD_CALLS,
+                         ids=[str(i) for i in range(len(_BAD_CALLS))])
+def test_a_wrong_call_raises_the_plain_calls_type_error(memory, func, args, kwargs):
+    with pytest.raises(TypeError) as plain:
+        func(*args, **kwargs)
+    with pytest.raises(TypeError) as cached:
+        memory.cache(func)(*args, **kwargs)
+    assert str(cached.value) == str(plain.value)
+
+
+# --- wrong option types name the parameter (issue 10, item 6) --------------------------------
+
+
+@pytest.mark.parametrize("ignore", [5, 0, False, True, 1.5, [1], ("x", None)])
+def test_cache_rejects_an_ignore_that_is_not_names(memory, ignore):
+    with pytest.raises(TypeError, match="ignore"):
+        memory.cache(ignore=ignore)
+    with pytest.raises(TypeError, match="ignore"):
+        memory.cache(double, ignore=ignore)
+    with pytest.raises(TypeError, match="ignore"):
+        Memory(None).cache(double, ignore=ignore)
+
+
+def test_backend_options_must_be_a_dict(cache_dir):
+    with pytest.raises(TypeError, match="backend_options"):
+        Memory(cache_dir, backend_options="x")
+    assert Memory(cache_dir, backend_options={"a": 1}).backend_options == {"a": 1}
+
+
+@pytest.mark.parametrize(("name", "value", "error"), [
+    ("items_limit", False, TypeError),
+    ("items_limit", True, TypeError),
+    ("items_limit", 1.5, TypeError),
+    ("items_limit", -1, ValueError),
+    ("bytes_limit", True, TypeError),
+    ("bytes_limit", False, TypeError),
+    ("bytes_limit", "lots", ValueError),
+    ("bytes_limit", -5, ValueError),
+    ("age_limit", float("nan"), ValueError),
+    ("age_limit", True, TypeError),
+    ("age_limit", -1, ValueError),
+])
+def test_reduce_size_validates_each_limit_naming_it(memory, name, value, error):
+    cached = memory.cache(double)
+    cached(1)
+    with pytest.raises(error, match=name):
+        memory.reduce_size(**{name: value})
+    assert cached.check_call_in_cache(1)                # nothing was evicted
+    with pytest.raises(error, match=name):
+        Memory(None).reduce_size(**{name: value})      # the same answer without a location
+
+
+# --- MemorizedFunc takes joblib's constructor (issue 15, item 16) ----------------------------
+
+
+def test_memorized_func_has_joblibs_signature():
+    import inspect
+
+    import joblib.memory
+
+    ours = list(inspect.signature(MemorizedFunc.__init__).parameters.values())
+    theirs = list(inspect.signature(joblib.memory.MemorizedFunc.__init__).parameters.values())
+    assert [(p.name, p.kind, p.default) for p in ours] == [
+        (p.name, p.kind, p.default) for p in theirs]
+
+
+def test_memorized_func_built_positionally_like_joblib(tmp_path):
+    calls: list = []
+    func = MemorizedFunc(double_logged, str(tmp_path / "c"), "local", ["calls"], None, 3, 0)
+    assert func.ignore == ["calls"]
+    assert func(1, calls) == func(1, calls) == 2
+    assert len(calls) == 1
+    assert func._memory.compress == 3
+    assert MemorizedFunc(double, tmp_path / "c", timestamp=5.0).timestamp == 5.0
+
+
+def test_memorized_func_rejects_what_joblib_would_not_store(tmp_path):
+    with pytest.raises(ValueError, match="backend"):
+        MemorizedFunc(double, tmp_path / "c", backend="s3")
+    with pytest.raises(TypeError, match="location"):
+        MemorizedFunc(double, None)
+    with pytest.raises(ValueError, match="compress"):
+        MemorizedFunc(double, Memory(tmp_path / "c"), compress=3)
