@@ -53,8 +53,7 @@ from jlcache.identity.origin import (
 )
 from jlcache.identity.source import CodeInfo, analyze
 
-__all__ = ["FunctionIdentity", "bound_state", "exclude_globals", "function_token", "identify",
-           "mutated_globals", "state_snapshot", "unwrap"]
+__all__ = ["FunctionIdentity", "bound_state", "function_token", "identify", "unwrap"]
 
 _MISSING = object()
 _BUILTINS = builtins.__dict__
@@ -64,7 +63,11 @@ _SCALARS = {int: "i", float: "f", bool: "b", type(None): "n", str: "s", bytes: "
             complex: "c"}
 _CONTAINERS = frozenset({dict, list, tuple, set, frozenset})
 _SKIPPED_CLASS_ATTRS = frozenset({"__dict__", "__weakref__", "__doc__", "__module__",
-                                  "__qualname__", "__firstlineno__", "__static_attributes__"})
+                                  "__qualname__", "__firstlineno__", "__static_attributes__",
+                                  # caches abc, pickling and typing add at run time
+                                  "_abc_impl", "_abc_registry", "_abc_cache",
+                                  "_abc_negative_cache", "_abc_negative_cache_version",
+                                  "__slotnames__", "__abstractmethods__"})
 
 
 @dataclass(frozen=True)
@@ -116,57 +119,6 @@ def unwrap(func: Callable) -> Callable:
     return _target(func)[0]
 
 
-# --- state the function mutates itself ----------------------------------------------------
-# A function that updates a global it reads (``STATS["calls"] += 1``, ``log.append(x)``, a
-# memo dict) would otherwise change its own version on every call and never hit. The cache
-# snapshots the per-global tokens before a miss, compares after, and excludes the globals
-# the call itself changed from this function object's identity from then on.
-
-def state_snapshot(func: Callable) -> tuple[str, ...] | None:
-    """The global/closure tokens of ``func``'s last identification (no re-hashing)."""
-    target = _target(func)[0]
-    if type(target) is not _FunctionType:
-        return None
-    hit = _ENTRIES.get(id(target))
-    if hit is None or hit[0]() is not target or hit[1].last is None:
-        return None
-    return hit[1].last[0]
-
-
-def mutated_globals(func: Callable, before: tuple[str, ...] | None) -> list[str]:
-    """Data globals of ``func`` whose content differs from the ``before`` snapshot.
-
-    Functions, classes and modules are left out: a changed helper is a code change, which
-    must keep invalidating.
-    """
-    if before is None:
-        return []
-    identify(func)
-    after = state_snapshot(func)
-    if after is None or after == before:
-        return []
-    target = _target(func)[0]
-    names = _entry(target).info.globals
-    old = {t.partition("=")[0]: t for t in before}
-    changed = []
-    for token in after:
-        name = token.partition("=")[0]
-        if name in names and old.get(name) != token:
-            value = target.__globals__.get(name)
-            if not (callable(value) or isinstance(value, types.ModuleType)):
-                changed.append(name)
-    return changed
-
-
-def exclude_globals(func: Callable, names: list[str]) -> None:
-    """Leave ``names`` out of this function object's identity (its own mutable state)."""
-    target = _target(func)[0]
-    if type(target) is _FunctionType:
-        entry = _entry(target)
-        entry.excluded = entry.excluded | frozenset(names)
-        entry.last = None
-
-
 # --- identification -----------------------------------------------------------------------
 
 _local = threading.local()
@@ -180,12 +132,15 @@ class _Ctx:
     result depend on where the walk started.
     """
 
-    __slots__ = ("active", "cuts", "memo")
+    __slots__ = ("active", "cuts", "memo", "seen")
 
-    def __init__(self) -> None:
+    def __init__(self, record: bool = False) -> None:
         self.active: set[int] = set()
         self.memo: dict[int, tuple[Any, str]] = {}
         self.cuts = 0
+        # With ``record``: id -> (function, its tokens) of every user function reached
+        # (``jlcache.identity.own_state`` compares them before and after a call).
+        self.seen: dict[int, tuple[Any, tuple[str, ...]]] | None = {} if record else None
 
     def cut(self, obj: Any) -> str:
         self.cuts += 1
@@ -205,7 +160,8 @@ class _Entry:
         path = self.qualname.split(".")
         self.owner_path = tuple(path) if len(path) > 1 and "<locals>" not in path[:-1] else ()
         self.last: tuple[tuple[str, ...], FunctionIdentity] | None = None
-        self.excluded: frozenset[str] = frozenset()   # globals the function mutates itself
+        # globals (``name``) and closure cells (``~name``) the function mutates itself
+        self.excluded: frozenset[str] = frozenset()
 
 
 # id(func) -> (weakref to func, entry); a plain dict is ~4x faster than WeakKeyDictionary.
@@ -232,6 +188,8 @@ def _identify(func: Any, ctx: _Ctx, owner: type | None) -> FunctionIdentity:
         tokens = _dep_tokens(func, entry, ctx, owner)
     finally:
         ctx.active.discard(key)
+    if ctx.seen is not None:
+        ctx.seen[key] = (func, tokens)
     last = entry.last
     if last is not None and last[0] == tokens:
         return last[1]
@@ -286,6 +244,8 @@ def _dep_tokens(func: types.FunctionType, entry: _Entry, ctx: _Ctx,
         tokens.append(name + "=" + _value_token(value, ctx, info.attrs.get(name)))
     if func.__closure__:
         for name, cell in zip(func.__code__.co_freevars, func.__closure__, strict=False):
+            if excluded and "~" + name in excluded:     # a cell the function mutates itself
+                continue
             try:
                 content = cell.cell_contents
             except ValueError:                       # a cell not yet filled
@@ -365,7 +325,10 @@ def _value_token(value: Any, ctx: _Ctx, attrs: tuple[str, ...] | None = None) ->
     if wrapped is not None:                          # lru_cache(f): f's code
         return "wrap:" + t.__qualname__ + ":" + _value_token(wrapped, ctx)
     if _is_named_callable(value):
-        return external_token(value)
+        state = _bound_self(value)
+        if state is None:
+            return external_token(value)
+        return "call:" + external_token(value) + ":" + _data_token(state)  # [1].append
     if is_user_class(t):
         return "obj:" + _class_token(t, ctx) + ":" + _data_token(value)
     return _data_token(value)
@@ -380,6 +343,21 @@ def _is_named_callable(value: Any) -> bool:
     return (callable(value) and isinstance(getattr(value, "__qualname__", None), str)
             and isinstance(module, str) and not is_user_module_name(module)
             and not is_user_class(type(value)))
+
+
+def _bound_self(value: Any) -> tuple | None:
+    """The object a builtin or C method is bound to (``d.get``: ``d``), or None.
+
+    Such methods are named like the function they wrap, but their result depends on the
+    object, so it is part of their token; a module's functions (``len``) are bound to the
+    module and stay named.
+    """
+    if not isinstance(value, (types.BuiltinMethodType, types.MethodWrapperType)):
+        return None
+    owner = getattr(value, "__self__", None)
+    if owner is None or isinstance(owner, types.ModuleType):
+        return None
+    return (owner,)
 
 
 _content_hash: Callable[[Any], str] | None = None
@@ -440,6 +418,8 @@ def _member_token(name: str, value: Any, ctx: _Ctx) -> str | None:
         return "prop:" + ",".join(_value_token(f, ctx) for f in (value.fget, value.fset, value.fdel))
     if isinstance(value, (staticmethod, classmethod)):
         value = value.__func__
+    elif isinstance(value, functools.cached_property):   # its lock would hash as a type
+        return "cprop:" + _value_token(value.func, ctx)
     if type(value) is _FunctionType or is_memorized(value) or isinstance(value, type):
         return _value_token(value, ctx)
     if name.startswith("__") and name.endswith("__"):

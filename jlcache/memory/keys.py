@@ -13,13 +13,14 @@ belong to the function's code, which the key's version already covers.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import reprlib
 import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["ArgBinder", "first_source_line", "signature_line", "summarize_args"]
+__all__ = ["ArgBinder", "check_ignore", "first_source_line", "signature_line", "summarize_args"]
 
 _POK = inspect.Parameter.POSITIONAL_OR_KEYWORD
 _VAR_POS = inspect.Parameter.VAR_POSITIONAL
@@ -39,15 +40,55 @@ def _signature(func: Callable) -> inspect.Signature | None:
         return None
 
 
-def _raises_like_itself(func: Callable) -> bool:
+_C_CALLABLES = (types.BuiltinFunctionType, types.MethodDescriptorType,
+                types.WrapperDescriptorType, types.MethodWrapperType,
+                types.ClassMethodDescriptorType)
+
+
+def _raises_like_itself(func: Callable, depth: int = 0) -> bool:
     """True when calling ``func`` with bad arguments fails before running any of its code.
 
-    For a plain Python function (or a method of one) the interpreter checks the arguments
-    while setting up the frame, so calling it is the exact way to get its own ``TypeError``.
-    Decorated functions (``__wrapped__``) would run the wrapper first, so they do not qualify.
+    The interpreter checks a plain Python function's arguments while setting up its frame,
+    and C functions parse theirs before doing anything; a class checks them in its
+    ``__new__``/``__init__``, a partial in the function it wraps. Calling such a callable
+    is the exact way to get its own ``TypeError``. Decorated functions (``__wrapped__``)
+    and custom metaclasses would run other code first, so they do not qualify.
     """
+    if depth > 10:
+        return False
+    if isinstance(func, functools.partial):
+        return _raises_like_itself(func.func, depth + 1)
+    if isinstance(func, type):
+        if type(func).__call__ is not type.__call__:
+            return False
+        return all(_checks_first(getattr(func, name, None)) for name in ("__new__", "__init__"))
+    return _checks_first(func)
+
+
+def _checks_first(func: Any) -> bool:
     target = getattr(func, "__func__", func)
+    if isinstance(target, _C_CALLABLES):
+        return True
     return isinstance(target, types.FunctionType) and not hasattr(target, "__wrapped__")
+
+
+def check_ignore(ignore: Any) -> list[str]:
+    """``ignore`` as a list of names; a lone name counts as a one-item list (iterating it
+    would ignore its letters), and anything but names (``5``, ``False``) is refused."""
+    if ignore is None:
+        return []
+    if isinstance(ignore, str):
+        return [ignore]
+    if isinstance(ignore, (list, tuple, set, frozenset)):
+        names = list(ignore)
+        bad = [n for n in names if not isinstance(n, str)]
+        if not bad:
+            return names
+        what = f"contains {bad[0]!r}"
+    else:
+        what = f"is {ignore!r}"
+    raise TypeError(f"ignore {what}: it must be a list of parameter names (strings), e.g. "
+                    "ignore=['verbose'], or None to ignore nothing.")
 
 
 class ArgBinder:

@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 from jlcache import events, stats
 from jlcache.errors import CorruptEntryError, CorruptEntryWarning, NotCachedWarning, UnhashableError
 from jlcache.hashing.hasher import hash as _hash
-from jlcache.identity.functions import (
-    FunctionIdentity,
-    bound_state,
-    exclude_globals,
-    identify,
-    mutated_globals,
-    state_snapshot,
+from jlcache.identity.functions import FunctionIdentity, bound_state, identify
+from jlcache.identity.own_state import describe, exclude_state, mutated_state, state_snapshot
+from jlcache.memory.keys import (
+    ArgBinder,
+    check_ignore,
+    first_source_line,
+    signature_line,
+    summarize_args,
 )
-from jlcache.memory.keys import ArgBinder, first_source_line, signature_line, summarize_args
 from jlcache.memory.locks import KeyLocks
 from jlcache.memory.results import MISS, CacheKey, MemorizedResult, NotMemorizedResult
 from jlcache.store.local import EntryRef, group_name
@@ -60,13 +60,15 @@ class MemorizedFunc:
 
     _jlcache_memorized = True
 
-    def __init__(self, func: Callable, memory: Memory | str | os.PathLike,
-                 ignore: list[str] | None = None, verbose: int = 0, mmap_mode: str | None = None,
+    def __init__(self, func: Callable, location: Memory | str | os.PathLike,
+                 backend: str = "local", ignore: list[str] | None = None,
+                 mmap_mode: str | None = None, compress: bool | int | str | tuple = False,
+                 verbose: int = 1, timestamp: float | None = None,
                  cache_validation_callback: Callable[[dict], bool] | None = None) -> None:
-        if isinstance(memory, (str, os.PathLike)):  # joblib's MemorizedFunc(func, location)
-            from jlcache.memory.memory import Memory
-
-            memory = Memory(memory)
+        """joblib's signature (``MemorizedFunc(func, location, ...)``, same order); ``location``
+        may also be a jlcache ``Memory``, whose options then apply (``Memory.cache`` does so)."""
+        memory = _memory_for(location, backend, compress)
+        self.timestamp = time.time() if timestamp is None else timestamp
         self._setup(func, memory, ignore, verbose, mmap_mode, cache_validation_callback)
         self._identity()  # fails early for uncacheable callables, marks the version current
 
@@ -75,8 +77,7 @@ class MemorizedFunc:
                pinned: FunctionIdentity | None = None) -> None:
         self.func = func
         self._memory = memory
-        # A lone name is accepted as a one-item list: iterating it would ignore its letters.
-        self.ignore = [ignore] if isinstance(ignore, str) else list(ignore or [])
+        self.ignore = check_ignore(ignore)
         self._verbose = verbose
         self.mmap_mode = mmap_mode
         self.cache_validation_callback = cache_validation_callback
@@ -259,16 +260,17 @@ class MemorizedFunc:
                 return out, {}
             return self._reload(ref, out), _joblib_meta(meta)
 
-    def _own_state(self, ref: EntryRef, snap: tuple[str, ...] | None) -> EntryRef:
-        """Stop keying on globals the call itself mutated (else every call is a new version)."""
-        names = mutated_globals(self.func, snap)
-        if not names:
+    def _own_state(self, ref: EntryRef, snap: dict | None) -> EntryRef:
+        """Stop keying on state the call itself mutated (else every call is a new version)."""
+        changes = mutated_state(self.func, snap)
+        if not changes:
             return ref
-        exclude_globals(self.func, names)
-        _log.warning("[Memory] %s modifies the global%s %s that it reads; %s no longer part "
-                     "of its cache key (pass such state as an argument if the result depends "
-                     "on it).", self._name, "s" if len(names) > 1 else "",
-                     ", ".join(names), "they are" if len(names) > 1 else "it is")
+        exclude_state(changes)
+        many = len(changes) > 1
+        _log.warning("[Memory] %s modifies %s that it reads; that is its own state, not an "
+                     "input, so %s no longer part of its cache key (pass such state as an "
+                     "argument if the result depends on it). Shown once.", self._name,
+                     describe(self.func, changes), "they are" if many else "it is")
         return EntryRef(ref.kind, ref.group, self._identity()[2], ref.key)
 
     def _reload(self, ref: EntryRef, out: Any) -> Any:
@@ -320,8 +322,21 @@ class MemorizedFunc:
         return meta
 
     def check_call_in_cache(self, *args: Any, **kwargs: Any) -> bool:
-        """Whether this call is cached; a pure query (no events, no counters, no access time)."""
-        return self._memory.store.contains(self._ref(args, kwargs))
+        """Whether a call would be a hit: cached, and accepted by ``cache_validation_callback``.
+
+        A pure query (no events, no counters, no access time, nothing deleted): an entry
+        the callback rejects is reported as absent but left for the next call to replace.
+        """
+        store = self._memory.store
+        ref = self._ref(args, kwargs)
+        callback = self.cache_validation_callback
+        if callback is None:
+            return store.contains(ref)
+        try:
+            meta = _joblib_meta(store.meta(ref))
+        except (KeyError, CorruptEntryError, OSError):
+            return False
+        return bool(callback(meta))
 
     def cache_key(self, *args: Any, **kwargs: Any) -> CacheKey:
         """Which entry this call maps to (and where it lives on disk)."""
@@ -354,6 +369,22 @@ class MemorizedFunc:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(func={self.func!r}, location={self._memory.location!r})"
+
+
+def _memory_for(location: Any, backend: str, compress: Any) -> Memory:
+    from jlcache.memory.memory import Memory
+
+    if isinstance(location, Memory):
+        if backend != "local" or compress is not False:
+            raise ValueError("backend and compress are options of the Memory passed as "
+                             "location; set them there (Memory(path, compress=...)), or pass "
+                             "a path as location.")
+        return location
+    if not isinstance(location, (str, os.PathLike)):
+        raise TypeError(f"location must be a cache directory (str or os.PathLike) or a jlcache "
+                        f"Memory; got {type(location).__name__} {location!r}. Without a "
+                        "location nothing is cached: use NotMemorizedFunc(func) for that.")
+    return Memory(location, backend=backend, compress=compress)
 
 
 def _rebuild(cls: type, func: Callable, memory: Memory, ignore: list[str], verbose: int,

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jlcache import events, stats
 from jlcache.errors import NotCachedWarning
+from jlcache.memory.keys import check_ignore
 from jlcache.memory.memorized import MemorizedFunc
 from jlcache.memory.results import (
     MISS,
@@ -88,7 +90,10 @@ class Memory:
         self.mmap_mode = mmap_mode
         self.compress = compress
         self._verbose = verbose
-        self.bytes_limit = parse_size(bytes_limit)
+        self.bytes_limit = _size_limit(bytes_limit)
+        if backend_options is not None and not isinstance(backend_options, Mapping):
+            raise TypeError(f"backend_options must be a dict of options or None; got "
+                            f"{type(backend_options).__name__} {backend_options!r}.")
         self.backend_options = dict(backend_options or {})
         self._warned: set[tuple] = set()
         self._warn_lock = threading.Lock()
@@ -109,6 +114,7 @@ class Memory:
               cache_validation_callback: Callable[[dict], bool] | None = None) -> Any:
         """Wrap ``func`` so its results are cached (usable as ``@memory.cache`` or
         ``@memory.cache(ignore=[...])``)."""
+        check_ignore(ignore)  # a wrong ignore fails at decoration, even as @cache(ignore=...)
         if cache_validation_callback is not None and not callable(cache_validation_callback):
             raise ValueError("cache_validation_callback must be callable (it receives the "
                              f"entry's metadata and returns True to use it); got {cache_validation_callback!r}.")
@@ -157,14 +163,15 @@ class Memory:
         ``bytes_limit`` defaults to the Memory's own; ``age_limit`` is a ``timedelta`` (or
         seconds) since last access.
         """
+        limits = _size_limit(bytes_limit), _items_limit(items_limit), _age_limit(age_limit)
         if self.store is None:
             return
-        if bytes_limit is None:
-            bytes_limit = self.bytes_limit
-        if bytes_limit is None and items_limit is None and age_limit is None:
+        if limits[0] is None:
+            limits = (self.bytes_limit, *limits[1:])
+        if limits == (None, None, None):
             return
-        removed = self.store.reduce_size(bytes_limit=parse_size(bytes_limit),
-                                         items_limit=items_limit, age_limit=parse_age(age_limit))
+        removed = self.store.reduce_size(bytes_limit=limits[0], items_limit=limits[1],
+                                         age_limit=limits[2])
         if removed and events.has_subscribers():
             for ref in removed:
                 events.publish("cache.clear", kind=ref.kind, group=ref.group, func=ref.group,
@@ -195,6 +202,44 @@ class Memory:
     def __repr__(self) -> str:
         location = None if self.store is None else str(self.store.location)
         return f"Memory(location={location})"
+
+
+def _no_bool(name: str, value: Any) -> None:
+    if isinstance(value, bool):
+        raise TypeError(f"{name}={value!r}: a bool is not a limit. Pass a number (or None for "
+                        "no limit).")
+
+
+def _size_limit(value: Any) -> int | None:
+    """``bytes_limit`` in bytes; the parameter is named in every error."""
+    _no_bool("bytes_limit", value)
+    try:
+        return parse_size(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"bytes_limit: {exc}") from None
+
+
+def _items_limit(value: Any) -> int | None:
+    _no_bool("items_limit", value)
+    if value is None:
+        return None
+    if not isinstance(value, int):
+        raise TypeError(f"items_limit must be a whole number of entries to keep (or None); "
+                        f"got {type(value).__name__} {value!r}.")
+    if value < 0:
+        raise ValueError(f"items_limit cannot be negative (got {value}).")
+    return value
+
+
+def _age_limit(value: Any) -> float | None:
+    _no_bool("age_limit", value)
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError("age_limit is nan: pass a timedelta, a number of seconds or a string "
+                         "such as '2h' (or None for no age limit).")
+    try:
+        return parse_age(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(str(exc) if "age_limit" in str(exc) else f"age_limit: {exc}") from None
 
 
 def expires_after(days: float = 0, seconds: float = 0, microseconds: float = 0,

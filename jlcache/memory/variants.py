@@ -8,7 +8,7 @@ import inspect
 import types
 from typing import Any
 
-from jlcache.identity.functions import state_snapshot
+from jlcache.identity.own_state import state_snapshot
 from jlcache.memory.memorized import MemorizedFunc, _joblib_meta, _perf
 from jlcache.memory.results import MISS, MemorizedResult, NotMemorizedResult
 from jlcache.store.local import EntryRef

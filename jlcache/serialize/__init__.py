@@ -3,6 +3,10 @@
 ``format`` writes values; ``reader`` validates and reads them; ``arrays`` places numpy
 arrays as raw aligned regions; ``compression`` is one streaming API over the codecs.
 """
+from jlcache.serialize.class_state import (  # noqa: F401 - pickled by reference
+    make_class,
+    set_class_state,
+)
 from jlcache.serialize.format import (
     _restore_array,  # noqa: F401 - pickled by reference in every file that holds arrays
     dump,

@@ -36,6 +36,7 @@ import xxhash
 from jlcache._fs import atomic_write, open_read, write_all
 from jlcache.errors import UnpicklableValueError
 from jlcache.serialize import reader as _reader
+from jlcache.serialize.class_state import guard
 from jlcache.serialize.compression import Compressor, normalize_compress
 from jlcache.serialize.reader import FORMAT_VERSION, MAGIC
 
@@ -137,7 +138,7 @@ def _check_mmap_mode(mmap_mode: str | None) -> str | None:
 
 # ----------------------------------------------------------------------------- pickling
 def _restore_array(index: int) -> Any:
-    """Referenced by name (``jlcache.serialize._restore_array``) from every pickle with arrays."""
+    """Referenced by name (``jlcache.serialize.format._restore_array``) from every pickle with arrays."""
     sources = getattr(_reader.local, "sources", None)
     if not sources:
         raise pickle.UnpicklingError(
@@ -166,7 +167,8 @@ def _make_pickler_class() -> Any:
             if type(obj) in self._array_types and not obj.dtype.hasobject:
                 self._arrays.append(obj)
                 return _restore_array, (len(self._arrays) - 1,)
-            return super().reducer_override(obj)
+            rv = super().reducer_override(obj)
+            return guard(rv) if isinstance(obj, type) else rv
 
     return _ArrayPickler
 

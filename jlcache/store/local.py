@@ -246,12 +246,21 @@ class Store(Maintenance):
                 self._trusted.discard((ref.kind, ref.group, ref.version))
                 if attempt == _PUT_ATTEMPTS - 1:
                     raise
+                if not os.path.isdir(self._root):
+                    self._recreate_location()
                 time.sleep(0.002 * attempt)  # let a running clear finish its sweep first
         self._pending.pop(ref, None)
         self._maybe_sweep(directory)
         if self.bytes_limit is not None:
             self._enforce_limit(size)
         return size
+
+    def _recreate_location(self) -> None:
+        """The whole location was deleted (``rm -rf``) under a live Memory: create it again,
+        with the checks it had at the start (a path that is now a file or unsafe raises)."""
+        with self._lock:
+            self._trusted.clear()
+            _prepare_location(self.location)
 
     def get(self, ref: EntryRef, mmap_mode: str | None = None) -> tuple[Any, dict]:
         """``(value, meta)``; ``KeyError`` if absent (or a symlink), ``CorruptEntryError`` if damaged.

@@ -444,3 +444,50 @@ def test_a_large_systematic_set_never_collides():
     canon = {repr(canonical(v)) for v in everything}
     hashes = {hash(v) for v in everything}
     assert len(hashes) == len(canon) > 5000
+
+
+# --- bound methods hash the object they are bound to (issue 15, item 1) -------------------
+
+
+class _WithMethods:
+    def __init__(self, v):
+        self.v = v
+
+    def get(self):
+        return self.v
+
+    @classmethod
+    def make(cls):
+        return cls(0)
+
+
+class _OtherWithMethods(_WithMethods):
+    pass
+
+
+def test_builtin_bound_methods_hash_their_object():
+    assert hash([1].append) != hash([2].append)
+    assert hash({"a": 1}.get) != hash({"a": 2}.get)
+    assert hash({"a": 1}.get) == hash({"a": 1}.get)
+    assert hash(collections.deque(range(10)).extend) != hash(collections.deque(range(9)).extend)
+    s = "abc"
+    assert hash(s.upper) == hash("abc".upper) != hash("abd".upper)
+    assert hash((1).__add__) != hash((2).__add__)  # a method-wrapper
+
+
+def test_methods_of_c_extension_types_hash_their_object():
+    a, b = np.arange(3), np.arange(4)
+    assert hash(a.sum) != hash(b.sum)
+    assert hash(a.sum) == hash(np.arange(3).sum)
+
+
+def test_python_and_class_methods_hash_their_object():
+    assert hash(_WithMethods(1).get) != hash(_WithMethods(2).get)
+    assert hash(_WithMethods(1).get) == hash(_WithMethods(1).get)
+    assert hash(_WithMethods.make) != hash(_OtherWithMethods.make)
+
+
+def test_unbound_builtins_still_hash_by_name():
+    assert hash(len) == hash(len)
+    assert hash(list.append) != hash(list.extend)
+    assert hash(dict.fromkeys) != hash(collections.OrderedDict.fromkeys)

@@ -610,3 +610,66 @@ def test_identify_looks_through_lru_cache(tmp_path):
     ns = define(tmp_path, "import functools\n@functools.lru_cache\ndef f(x):\n    return x\n")
     assert identify(ns["f"]).name == "__main__.f"
     assert unwrap(ns["f"]) is ns["f"].__wrapped__
+
+
+# --- attributes added to a class at run time do not change it (issue 15, item 3) ----------
+
+_RUNTIME_CLASSES = """
+import abc, dataclasses, functools, typing
+
+class Base(abc.ABC):
+    @abc.abstractmethod
+    def area(self): ...
+
+T = typing.TypeVar("T")
+
+@dataclasses.dataclass
+class Shape(Base, typing.Generic[T]):
+    side: int = 1
+    def area(self):
+        return self.side ** 2
+    @functools.cached_property
+    def doubled(self):
+        return self.side * 2
+    @functools.singledispatchmethod
+    def scale(self, k):
+        return self.side * k
+    @scale.register
+    def _(self, k: str):
+        return k * self.side
+    halve = functools.partialmethod(scale, 0.5)
+
+def f():
+    return Shape(2).area()
+"""
+
+
+def _use_at_run_time(ns: dict) -> None:
+    import dataclasses
+    import typing
+
+    shape = ns["Shape"](3)
+    shape.__reduce_ex__(2)                      # what pickling does: __slotnames__ on the class
+    isinstance(shape, ns["Base"]), issubclass(int, ns["Base"])   # abc caches
+    shape.doubled, shape.scale(2), shape.scale("x"), shape.halve()  # functools caches
+    dataclasses.fields(shape), dataclasses.asdict(shape)
+    ns["Shape"][int], typing.get_type_hints(ns["Shape"])
+
+
+def test_attributes_added_at_run_time_keep_the_class_version(tmp_path):
+    ns = define(tmp_path, _RUNTIME_CLASSES)
+    before = identify(ns["f"]).version
+    _use_at_run_time(ns)
+    assert identify(ns["f"]).version == before
+
+
+@pytest.mark.parametrize("edit", [
+    ("return self.side * 2", "return self.side * 3"),          # a cached_property's body
+    ("return self.side * k", "return self.side * k + 1"),      # a singledispatchmethod's body
+    ("return k * self.side", "return k * (self.side + 1)"),    # one of its registered bodies
+    ("scale, 0.5)", "scale, 0.25)"),                           # a partialmethod's arguments
+])
+def test_functools_members_count_by_their_code(tmp_path, edit):
+    before = identify(define(tmp_path, _RUNTIME_CLASSES)["f"]).version
+    after = identify(define(tmp_path, _RUNTIME_CLASSES.replace(*edit))["f"]).version
+    assert before != after

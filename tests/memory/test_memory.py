@@ -437,7 +437,7 @@ def test_age_limits_accept_units(age, seconds):
     assert parse_age(age) == seconds
 
 
-@pytest.mark.parametrize("age", ["1y", "d", "", "-1d", True, [1]])
+@pytest.mark.parametrize("age", ["1y", "d", "", "-1d", [1]])  # True: a TypeError (test_memory_trust)
 def test_an_unknown_age_limit_names_the_accepted_forms(memory, age):
     with pytest.raises(ValueError, match=r"age_limit .* not understood.*'1d'"):
         memory.reduce_size(age_limit=age)

@@ -17,12 +17,12 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.test_hashing import values
 
 from jlcache import Memory
 from jlcache.errors import UnhashableError, UnpicklableTaskError
 from jlcache.hashing.hasher import hash
 from jlcache.parallel import Parallel, delayed
+from tests.hashing.test_hashing import values
 from tests.reliability._helpers import child_env
 
 PROCESS_BACKENDS = ["loky", "multiprocessing"]

@@ -539,3 +539,31 @@ def test_serialize_module_names_are_stable() -> None:
     """The pickles of format 1 reference this function by name: it must not move."""
     assert serialize._restore_array.__module__ == "jlcache.serialize"
     assert serialize._restore_array.__qualname__ == "_restore_array"
+
+
+# --- loading never rewrites a live class (issue 15, item 3) ----------------------------------
+
+
+def _dynamic_class():
+    ns: dict = {"__name__": "__main__"}   # not importable by name: cloudpickle pickles it by value
+    exec("class Result:\n    def __init__(self, v):\n        self.v = v\n"
+         "    def show(self):\n        return self.v\n", ns)
+    return ns["Result"]
+
+
+def test_loading_an_instance_keeps_the_live_class_untouched(tmp_path):
+    Result = _dynamic_class()
+    show = Result.show
+    dump(Result(1), tmp_path / "v")
+    Result.show = patched = lambda self: "patched"      # the user changes the class later
+    loaded = load(tmp_path / "v")
+    assert type(loaded) is Result and loaded.v == 1
+    assert Result.show is patched and Result.show is not show
+
+
+def test_loading_in_a_fresh_process_builds_the_class(tmp_path, python):
+    Result = _dynamic_class()
+    dump([Result(1), Result(2)], tmp_path / "v")
+    out = python(f"import jlcache; a, b = jlcache.load({str(tmp_path / 'v')!r}); "
+                 "print(type(a) is type(b), a.show() + b.show())").stdout.split()
+    assert out == ["True", "3"]
