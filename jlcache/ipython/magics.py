@@ -298,6 +298,9 @@ def _check_parallel_options(n_jobs: int, backend: str | None) -> None:
 
     if n_jobs == 0:
         raise UsageError("-n 0 means no workers; give a positive number, or -1 for all CPUs.")
+    if abs(n_jobs) > sys.maxsize:
+        raise UsageError(f"-n {n_jobs} is too large; give a number of workers such as 4, or -1 "
+                         "for all CPUs.")
     if backend is None:
         return
     try:

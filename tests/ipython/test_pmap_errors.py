@@ -27,6 +27,7 @@ def test_a_task_error_mentioning_options_is_not_a_usage_error(ip, error, message
 
 @pytest.mark.parametrize(("line", "words"), [
     ("-n 0 abs [1]", "-n 0"),
+    ("-n 99999999999999999999 abs [1]", "-n 99999999999999999999"),
     ("-b no-such-backend abs [1]", "Unknown parallel backend"),
     ("--batch-size 0 abs [1]", "--batch-size"),
     ("--batch-size 99999999999999999999 abs [1]", "--batch-size"),
