@@ -7,10 +7,15 @@ path. So ``clear ../../etc`` matches nothing and deletes nothing, wherever it po
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GroupRow", "clear_stale", "collect", "format_table", "human_bytes", "resolve_target"]
+__all__ = ["GroupRow", "RemovalFailed", "clear_stale", "collect", "format_table", "human_bytes",
+           "removing", "resolve_target"]
 
 KINDS = ("functions", "cells")
 
@@ -107,14 +112,52 @@ def _function_group(obj: Any) -> str | None:
         return None
 
 
+class RemovalFailed(Exception):
+    """A folder of the cache could not be removed; the message says which, why and what to do."""
+
+
+@contextlib.contextmanager
+def removing(folder: Any, *, contents: bool = False) -> Iterator[None]:
+    """Turn an ``OSError`` while deleting ``folder`` (or, with ``contents``, the entries in it)
+    into a ``RemovalFailed`` that names it.
+
+    Why: the file system's own error names only the file ``rmtree`` stopped at, relative to a
+    directory it does not show (``'_info.json'``), and not what the user can do about it.
+    """
+    try:
+        yield
+    except OSError as exc:
+        what = f"the entries in {folder}" if contents else str(folder)
+        raise RemovalFailed(_removal_message(what, folder, exc)) from None
+
+
+def _removal_message(what: str, folder: Any, exc: OSError) -> str:
+    code = exc.errno
+    if code == errno.EROFS:
+        cause, fix = ("the cache is on a read-only file system; nothing was deleted",
+                      "Remount it read-write (or ask whoever mounted it) and run the command again")
+    elif code in (errno.EACCES, errno.EPERM):
+        cause, fix = ("permission denied: the folder or something in it is not writable by you; "
+                      "some of its files may already be gone",
+                      f"Fix the permissions (e.g. `chmod -R u+w {folder}`) and run the command "
+                      "again")
+    else:
+        cause = os.strerror(code) if code else type(exc).__name__
+        fix = "Fix the cause and run the command again"
+    return (f"could not remove {what}: {cause} ({type(exc).__name__}: {exc}). {fix}, or "
+            "use a writable cache with `%jlcache dir PATH`.")
+
+
 def delete_groups(store: Any, targets: list[tuple[str, str]]) -> int:
     """Delete whole groups; returns the number of entries removed."""
     from jlcache import events
+    from jlcache.store import group_name
 
     removed = 0
     for kind, group in targets:
         removed += len(store.entries(kind, group))
-        store.delete_group(kind, group)
+        with removing(os.path.join(store.location, kind, group_name(group))):
+            store.delete_group(kind, group)
         events.publish("cache.clear", kind=kind, group=group, func=group, version=None, key=None)
     return removed
 
@@ -126,6 +169,7 @@ def clear_stale(store: Any) -> list[tuple[str, str, str]]:
     run in this session might still be defined in a notebook not open now.
     """
     from jlcache import events, stats
+    from jlcache.store import group_name
 
     removed = []
     for kind in KINDS:
@@ -136,7 +180,8 @@ def clear_stale(store: Any) -> list[tuple[str, str, str]]:
                 continue
             for version in store.versions(kind, group):
                 if version != live:
-                    store.delete_version(kind, group, version)
+                    with removing(os.path.join(store.location, kind, group_name(group), version)):
+                        store.delete_version(kind, group, version)
                     removed.append((kind, group, version))
                     events.publish("cache.clear", kind=kind, group=group, func=group,
                                    version=version, key=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import types
 from typing import Any
 
@@ -16,6 +17,7 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from jlcache.errors import JlcacheError
 from jlcache.ipython import info, pmap
 from jlcache.ipython.memo import MemoOptions, run_memo
 
@@ -59,14 +61,16 @@ def _ignore_list(text: str) -> frozenset[str]:
 
 
 def _batch_size(text: str) -> int | str:
+    """Checked here, so a typo is a ``UsageError`` naming the option, not ``Parallel``'s error."""
     if text == "auto":
         return text
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise UsageError(f"--batch-size must be a positive integer or 'auto', not {text!r}.")
+    if not 1 <= value <= sys.maxsize:
+        raise UsageError(f"--batch-size must be a positive integer (at most {sys.maxsize}) or "
+                         f"'auto', not {text!r}. Example: %pmap --batch-size 100 f xs")
     return value
 
 
@@ -93,9 +97,7 @@ class JlcacheMagics(Magics):
             raise UsageError("--force and --off contradict each other: give one of them.")
         opts = MemoOptions(ignore=_ignore_list(args.ignore), name=args.name, force=args.force,
                            off=args.off, verbose=args.verbose)
-        from jlcache.ipython import get_memory
-
-        return run_memo(self.shell, get_memory(), cell, opts)
+        return run_memo(self.shell, _memory(), cell, opts)
 
     @magic_arguments()
     @argument("-n", "--n-jobs", type=int, default=-1, help="number of workers (default: all CPUs)")
@@ -132,15 +134,17 @@ class JlcacheMagics(Magics):
         except TypeError:
             raise UsageError(f"ITERABLE {split[1]!r} is a {type(iterable).__name__}, which "
                              "cannot be iterated.") from None
-        from jlcache.ipython import get_memory
-
-        # Everything the user typed is checked: from here on an exception is FUNC's own (or
-        # the backend's) and is shown as it is, without jlcache's frames in the traceback.
+        memory = _memory() if args.memo else None
+        # Everything the user typed is checked, and a backend that cannot start is a
+        # UsageError (pmap.BackendSetupError); any other exception is FUNC's own (or a
+        # worker's) and is shown as it is, without jlcache's frames in the traceback.
         try:
             return pmap.run_pmap(func, items, n_jobs=args.n_jobs, backend=args.backend,
-                                 memory=get_memory() if args.memo else None, memo=args.memo,
-                                 ordered=args.ordered, batch_size=batch_size,
-                                 progress=not args.no_progress, background=args.bg)
+                                 memory=memory, memo=args.memo, ordered=args.ordered,
+                                 batch_size=batch_size, progress=not args.no_progress,
+                                 background=args.bg)
+        except pmap.BackendSetupError as exc:
+            raise UsageError(str(exc)) from None
         except Exception as exc:
             raise exc.with_traceback(_without_jlcache_frames(exc.__traceback__))  # noqa: B904
 
@@ -174,25 +178,25 @@ class JlcacheMagics(Magics):
             raise UsageError("--mmap-mode only goes with `%jlcache dir PATH`.")
         if command in ("panel", "info") and args.target is not None:
             raise UsageError(f"%jlcache {command} takes no argument (got {args.target!r}).")
-        return handler(args)
+        try:
+            return handler(args)
+        except info.RemovalFailed as exc:
+            raise UsageError(str(exc)) from None
 
     def _cmd_panel(self, args: argparse.Namespace) -> Any:
-        from jlcache.ipython import get_memory
-
+        memory = _memory()
         try:
             from jlcache.widget.view import panel
         except ImportError:
             return self._cmd_info(args)
-        return panel(get_memory())
+        return panel(memory)
 
     def _cmd_info(self, args: argparse.Namespace) -> None:
-        from jlcache.ipython import get_memory
-
         store = _store()
-        print(info.format_table(info.collect(store), get_memory().location))
+        print(info.format_table(info.collect(store), _memory().location))
 
     def _cmd_dir(self, args: argparse.Namespace) -> None:
-        from jlcache.ipython import get_memory, set_location
+        from jlcache.ipython import set_location
 
         if args.mmap_mode is not None and args.target is None:
             raise UsageError("--mmap-mode needs a PATH: %jlcache dir PATH --mmap-mode r")
@@ -201,9 +205,9 @@ class JlcacheMagics(Magics):
                 raise UsageError("%jlcache dir PATH: PATH is empty.")
             try:
                 set_location(args.target, mmap_mode=args.mmap_mode)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, JlcacheError) as exc:  # JlcacheError: a bad FORMAT
                 raise UsageError(f"cannot use {args.target!r} as the cache location: {exc}") from None
-        print(f"jlcache cache location: {get_memory().location}")
+        print(f"jlcache cache location: {_memory().location}")
 
     def _cmd_clear(self, args: argparse.Namespace) -> None:
         chosen = [bool(args.target), args.stale, args.all]
@@ -246,16 +250,29 @@ class JlcacheMagics(Magics):
             if answer.strip().lower() not in ("y", "yes"):
                 print("Nothing was deleted.")
                 return
-        from jlcache.ipython import get_memory
-
-        get_memory().clear(warn=False)
+        with info.removing(store.location, contents=True):
+            _memory().clear(warn=False)
         print(f"removed {summary}")
 
 
-def _store() -> Any:
+def _memory() -> Any:
+    """The extension's Memory; a default location that cannot be used is a ``UsageError``.
+
+    Why: ``$JLCACHE_DIR`` or ``./.jlcache`` may hold a newer or damaged ``FORMAT``, or be
+    unsafe; that is the same mistake as a bad ``%jlcache dir PATH`` and deserves the same
+    one-line message, not a traceback through the store.
+    """
     from jlcache.ipython import get_memory
 
-    store = get_memory().store
+    try:
+        return get_memory()
+    except (OSError, ValueError, JlcacheError) as exc:
+        raise UsageError(f"the cache location cannot be used: {exc} Choose another with "
+                         "`%jlcache dir PATH` (or set $JLCACHE_DIR before starting).") from None
+
+
+def _store() -> Any:
+    store = _memory().store
     if store is None:
         raise UsageError("caching is disabled (no cache location); set one with "
                          "`%jlcache dir PATH`.")
@@ -281,6 +298,9 @@ def _check_parallel_options(n_jobs: int, backend: str | None) -> None:
 
     if n_jobs == 0:
         raise UsageError("-n 0 means no workers; give a positive number, or -1 for all CPUs.")
+    if abs(n_jobs) > sys.maxsize:
+        raise UsageError(f"-n {n_jobs} is too large; give a number of workers such as 4, or -1 "
+                         "for all CPUs.")
     if backend is None:
         return
     try:

@@ -30,6 +30,7 @@ __all__ = ["MemoOptions", "run_memo"]
 
 _KIND = "cells"
 _warned_dynamic: set[tuple[str, str]] = set()
+_warned_store: set[tuple] = set()   # (location, slot, version, reason): once per cell
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ def run_memo(shell: Any, memory: Any, raw: str, opts: MemoOptions) -> Any:
     try:
         analysis = cells.analyze(source)
     except SyntaxError:
+        analysis = None
+    if analysis is None:  # outside the except block, so the error shown has no jlcache context
         return _execute(shell, source, raw, False)[1]  # shows the SyntaxError as a plain cell would
     if analysis.uses_await:
         raise UsageError("%%memo cannot run cells with top-level `await`/`async for`/`async "
@@ -180,9 +183,9 @@ def _execute(shell: Any, source: str, raw: str, quiet: bool) -> tuple[bool, Any,
     filename = shell.compile.cache(source, shell.execution_count, raw_code=raw)
     try:
         tree = shell.compile.ast_parse(source, filename=filename)
-    except SyntaxError:
+    except SyntaxError as exc:
         shell.showsyntaxerror(filename)
-        _fail(shell)
+        _fail(shell, exc)
         return False, None, filename
     tree = shell.transform_ast(tree)
     has_result = bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not quiet
@@ -198,10 +201,11 @@ def _execute(shell: Any, source: str, raw: str, quiet: bool) -> tuple[bool, Any,
     return not failed, (value if has_result and not failed else None), filename
 
 
-def _fail(shell: Any) -> None:
+def _fail(shell: Any, exc: SyntaxError) -> None:
+    """Record the user's SyntaxError on the cell's result, as a plain cell's run would."""
     result = getattr(shell.displayhook, "exec_result", None)
     if result is not None and result.error_before_exec is None:
-        result.error_before_exec = SyntaxError("syntax error in %%memo cell")
+        result.error_before_exec = exc
 
 
 def _run_and_store(shell: Any, memory: Any, cell: _Cell, key: tuple, opts: MemoOptions) -> Any:
@@ -273,7 +277,6 @@ def _warn_unstorable(variables: dict[str, Any], value: Any, ns: dict, exc: Excep
 
 def _store(memory: Any, cell: _Cell, ref: Any, saved: state.CellState, hashes: dict[str, str],
            duration: float) -> bool:
-    from jlcache.errors import NotCachedWarning
 
     store = memory.store
     meta = {"duration": duration, "time": time.time() - duration, "inputs": hashes,
@@ -284,13 +287,26 @@ def _store(memory: Any, cell: _Cell, ref: Any, saved: state.CellState, hashes: d
                           "source": cell.raw, "created": time.time()})
         nbytes = store.put(ref, saved, meta, compress=memory.compress)
     except Exception as exc:  # the cell ran; a storage problem must not fail it
-        inputs.warn(NotCachedWarning(
-            f"the cell ran but its results could not be cached ({type(exc).__name__}: "
-            f"{exc}). The disk may be full or the cache read-only; see `%jlcache info`, or "
-            "choose another location with `%jlcache dir PATH`."))
+        _warn_store_failed(store, cell, exc)
         return False
     _publish("cache.store", cell, ref, bytes=nbytes, duration=duration)
     return True
+
+
+def _warn_store_failed(store: Any, cell: _Cell, exc: Exception) -> None:
+    """Once per cell (and cause): a read-only or full cache fails the same way on every run,
+    and repeating the warning each time the cell runs only buries the cell's own output."""
+    from jlcache.errors import NotCachedWarning
+
+    seen = (str(store.location), cell.slot, cell.version, type(exc).__name__,
+            getattr(exc, "errno", None))
+    if seen in _warned_store:
+        return
+    _warned_store.add(seen)
+    inputs.warn(NotCachedWarning(
+        f"the cell ran but its results could not be cached ({type(exc).__name__}: "
+        f"{exc}). The disk may be full or the cache read-only; see `%jlcache info`, or "
+        "choose another location with `%jlcache dir PATH`. (Shown once for this cell.)"))
 
 
 def _map_arrays(memory: Any, ref: Any, saved: state.CellState, ns: dict,

@@ -8,7 +8,11 @@ parse on its own and that is not what you mean.
 
 Errors name the item that failed: ``Parallel`` re-raises the worker's exception with its
 traceback attached and a note naming the task (``raised by task #7 (f(7))``); the task index
-is the item's index in ITERABLE.
+is the item's index in ITERABLE. An error raised before ``Parallel`` asks for the first task
+(an unknown backend option, a dask backend with no ``Client``, a pool that cannot start) is
+the backend's setup failing, not FUNC: it becomes ``BackendSetupError``, which the magic shows
+as a ``UsageError``. With ``--bg`` the backend starts in the job's thread, so such an error
+is raised by the job's ``result()`` instead.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-__all__ = ["run_pmap", "split_expressions"]
+__all__ = ["BackendSetupError", "run_pmap", "split_expressions"]
+
+
+class BackendSetupError(Exception):
+    """The parallel backend could not be set up; no task ran."""
 
 
 def split_expressions(text: str) -> tuple[str, str] | None:
@@ -51,25 +59,35 @@ def run_pmap(func: Any, items: list, *, n_jobs: int, backend: str | None, memory
     if background:
         options["background"] = True
         return_as = "list"
-    parallel = Parallel(return_as=return_as, **options)
     if memo:
         func = func if getattr(func, "_jlcache_memorized", False) else memory.cache(func)
-    out = parallel(_Calls(delayed(func), items))
-    if background or return_as == "list":
-        return out
-    return list(out)
+    calls = _Calls(delayed(func), items)
+    try:
+        parallel = Parallel(return_as=return_as, **options)
+        out = parallel(calls)
+        if not (background or return_as == "list"):
+            out = list(out)
+    except Exception as exc:
+        if calls.started:
+            raise
+        which = f"the {backend!r} parallel backend" if backend else "the parallel backend"
+        raise BackendSetupError(f"{which} could not be set up, so nothing ran: "
+                                f"{type(exc).__name__}: {exc}") from exc
+    return out
 
 
 class _Calls:
     """The tasks of one ``%pmap``: built lazily, but sized, so ``job.start`` knows the total."""
 
-    __slots__ = ("_call", "_items")
+    __slots__ = ("_call", "_items", "started")
 
     def __init__(self, call: Any, items: list) -> None:
         self._call, self._items = call, items
+        self.started = False  # set when Parallel, its backend started, asks for the tasks
 
     def __len__(self) -> int:
         return len(self._items)
 
     def __iter__(self) -> Any:
+        self.started = True
         return map(self._call, self._items)

@@ -22,6 +22,10 @@ _token = st.one_of(
     _junk,
 )
 _line = st.lists(_token, max_size=6).map(" ".join)
+# option values: numbers of every size (past sys.maxsize, negative), words, junk
+_value = st.one_of(st.integers().map(str), st.integers(min_value=2**62).map(str),
+                   st.sampled_from(["auto", "0", "-1", "1e3", "nan", "inf", "0x10", "1_0", "''",
+                                    "threading", "dask", "sequential", "-", "--"]), _junk)
 _fuzz = settings(max_examples=40, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -75,6 +79,40 @@ def test_pmap_rejects_malformed_arguments(ip, cached, line):
     _must_fail(lambda: ip.run_line_magic("pmap", f"--memo {line} undefined_func_xyz"))
     _must_fail(lambda: ip.run_line_magic("pmap", f"--memo -n 0 {line}"))
     assert snapshot(cached) == before
+
+
+@_fuzz
+@given(n=_value, batch=_value, backend=st.sampled_from(["threading", "sequential", "dask", "''",
+                                                        "no-such", "Threading"]))
+def test_pmap_option_values_give_the_result_or_a_usage_error(ip, n, batch, backend):
+    """A runnable FUNC ITERABLE with any option values: the map's result or a UsageError
+    (huge numbers, a backend that cannot start), never another exception."""
+    line = f"-n {n} --batch-size {batch} -b {backend} --no-progress abs [1, -2]"
+    try:
+        result = ip.run_line_magic("pmap", line)
+    except UsageError as exc:
+        assert str(exc).strip(), "a UsageError must carry a message"
+    else:
+        assert result == [1, 2], (line, result)
+
+
+@_fuzz
+@given(content=st.one_of(st.binary(max_size=12), st.integers().map(lambda i: f"{i}\n".encode()),
+                         st.sampled_from([b"1\n", b"1", b"2\n", b" 1 \n", b"\xff\xfe"])))
+def test_dir_on_a_damaged_cache_folder_is_a_usage_error_or_works(ip, tmp_path, content):
+    """Whatever ``FORMAT`` holds, ``%jlcache dir`` uses the folder or says why it cannot."""
+    from jlcache.ipython import get_memory
+
+    folder = tmp_path / f"hostile-{len(list(tmp_path.iterdir()))}"
+    folder.mkdir(mode=0o700)
+    (folder / "FORMAT").write_bytes(content)
+    try:
+        ip.run_line_magic("jlcache", f"dir {folder}")
+    except UsageError as exc:
+        assert str(folder) in str(exc)
+        assert (folder / "FORMAT").read_bytes() == content, "a refused folder is left untouched"
+    else:
+        assert Path(get_memory().location) == folder
 
 
 @_fuzz

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from IPython.core.error import UsageError
 
-from tests.ipython.conftest import run
+from tests.ipython.conftest import read_only, run
 
 
 def files(root: Path) -> set[str]:
@@ -132,3 +132,65 @@ def test_dir_moves_the_cache_for_the_session(ip, tmp_path, capsys):
 def test_bad_arguments_give_usage_errors(ip, populated, line):
     with pytest.raises(UsageError):
         ip.run_line_magic("jlcache", line)
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("2\n", "newer jlcache"), ("99999999999999999999\n", "newer jlcache"),
+    ("garbage\n", "not a jlcache format number"), ("\x00\xff\n", "not a jlcache format"),
+    ("0\n", "no jlcache ever wrote"),
+])
+def test_dir_on_a_cache_with_a_newer_or_damaged_format_is_a_usage_error(ip, tmp_path, content,
+                                                                       words):
+    from jlcache.ipython import get_memory
+
+    before = get_memory().location
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    (other / "FORMAT").write_text(content, errors="surrogateescape")
+    with pytest.raises(UsageError, match=words) as info:
+        ip.run_line_magic("jlcache", f"dir {other}")
+    assert str(other) in str(info.value)
+    assert get_memory().location == before, "a refused location must not become the cache"
+    assert (other / "FORMAT").read_text(errors="surrogateescape") == content
+    assert sorted(p.name for p in other.iterdir()) == ["FORMAT"]
+
+
+def test_a_default_location_with_a_damaged_format_is_a_usage_error(ip, tmp_path):
+    location = tmp_path / "cache"  # $JLCACHE_DIR of the fixture, not created yet
+    location.mkdir(mode=0o700)
+    (location / "FORMAT").write_text("7\n")
+    for line in ("info", "dir", "clear --stale"):
+        with pytest.raises(UsageError, match=r"newer jlcache.*%jlcache dir PATH"):
+            ip.run_line_magic("jlcache", line)
+    with pytest.raises(UsageError, match="newer jlcache"):
+        ip.run_cell_magic("memo", "", "x = 1")
+    assert (location / "FORMAT").read_text() == "7\n"
+
+
+@pytest.mark.parametrize(("line", "named"), [
+    ("clear square", "{location}/functions/__main__.square: "),
+    ("clear totals", "{location}/cells/totals: "),
+    ("clear --all --yes", "the entries in {location}: "),
+])
+def test_clear_on_a_read_only_cache_names_the_folder_and_what_to_do(ip, populated, line, named):
+    location = Path(populated.location)
+    before = files(location)
+    with read_only(location), pytest.raises(UsageError) as info:
+        ip.run_line_magic("jlcache", line)
+    message = str(info.value)
+    assert "could not remove " + named.format(location=location) in message
+    assert "read-only" in message and "nothing was deleted" in message
+    assert "%jlcache dir PATH" in message
+    assert files(location) == before
+
+
+def test_clear_stale_on_a_read_only_cache_names_the_version_folder(ip, populated):
+    store = populated.store
+    [old] = store.versions("functions", "__main__.square")
+    run(ip, "def square(v):\n    return v ** 2  # a new version")
+    run(ip, "square = memory.cache(square)\nsquare(4)")
+    location = Path(populated.location)
+    with read_only(location), pytest.raises(UsageError, match="read-only") as info:
+        ip.run_line_magic("jlcache", "clear --stale")
+    assert f"could not remove {location}/functions/__main__.square/{old}: " in str(info.value)
+    assert len(store.versions("functions", "__main__.square")) == 2

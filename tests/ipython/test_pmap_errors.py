@@ -27,8 +27,11 @@ def test_a_task_error_mentioning_options_is_not_a_usage_error(ip, error, message
 
 @pytest.mark.parametrize(("line", "words"), [
     ("-n 0 abs [1]", "-n 0"),
+    ("-n 99999999999999999999 abs [1]", "-n 99999999999999999999"),
     ("-b no-such-backend abs [1]", "Unknown parallel backend"),
     ("--batch-size 0 abs [1]", "--batch-size"),
+    ("--batch-size 99999999999999999999 abs [1]", "--batch-size"),
+    ("--batch-size 9223372036854775808 -b threading abs [1]", "--batch-size"),
 ])
 def test_bad_options_are_usage_errors_before_anything_runs(ip, line, words):
     with pytest.raises(UsageError, match=words):
@@ -55,3 +58,40 @@ def test_the_traceback_shows_the_users_frames_not_jlcaches(ip):
     assert frames[-1].name == "fragile"
     internal = [f for f in frames if "/jlcache/" in f.filename.replace("\\", "/")]
     assert [f.name for f in internal] == ["pmap"], "only the magic's own frame (hidden by IPython)"
+
+
+def test_dask_without_a_client_is_a_usage_error_that_says_how_to_start_one(ip):
+    distributed = pytest.importorskip("distributed")
+    with pytest.raises(ValueError):
+        distributed.get_client()  # no client in this process: the case the probe hit
+    for line in ("-b dask abs [1, 2]", "-b dask -n 2 abs [1, 2]"):
+        with pytest.raises(UsageError, match="Client") as info:
+            ip.run_line_magic("pmap", line)
+        assert "dask" in str(info.value) and "nothing ran" in str(info.value)
+
+
+def test_a_backend_that_cannot_start_is_a_usage_error_and_no_task_runs(ip, monkeypatch):
+    from jlcache.parallel import backends
+    from jlcache.parallel.backends.threads import ThreadingBackend
+
+    class BrokenStart(ThreadingBackend):
+        """A pool that cannot start (no GPU, no cluster, no permission...)."""
+
+        name = "broken-start"
+
+        def start(self, n_jobs: int) -> int:
+            raise RuntimeError("the accelerator pool is offline")
+
+    monkeypatch.setitem(backends._registered, "broken-start", BrokenStart)
+    run(ip, "ran = []\ndef record(x):\n    ran.append(x)\n    return x")
+    with pytest.raises(UsageError, match="accelerator pool is offline") as info:
+        ip.run_line_magic("pmap", "-b broken-start -n 2 --no-progress record range(3)")
+    assert "broken-start" in str(info.value)
+    assert ip.user_ns["ran"] == []
+
+
+def test_an_error_after_the_backend_started_stays_the_users(ip):
+    """The setup boundary must not swallow FUNC's errors that happen on the first task."""
+    run(ip, "def first_fails(x):\n    raise RuntimeError('model not fitted')")
+    exc = ip.run_cell("%pmap -n 1 -b sequential --no-progress first_fails [0]").error_in_exec
+    assert type(exc) is RuntimeError and str(exc) == "model not fitted"
