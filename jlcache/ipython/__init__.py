@@ -3,7 +3,7 @@
 This package imports IPython only inside ``load_ipython_extension`` (and its submodules that
 need it), so worker processes that unpickle ``jlcache.ipython.pmap.ItemCall`` stay light.
 
-The default ``Memory`` is the session's (``jlcache.memory.memory.session``): ``$JLCACHE_DIR``, else
+The default ``Memory`` is the session's (``jlcache.memory.session``): ``$JLCACHE_DIR``, else
 ``.jlcache/`` in the kernel's working directory (next to the notebook); ``%jlcache dir PATH``
 moves it for the session. It is created on first use, so loading the extension never touches
 the disk.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jlcache.memory.memory import session
-from jlcache.memory.memory.session import default_location, get_memory, set_location
+from jlcache.memory import session
+from jlcache.memory.session import default_location, get_memory, set_location
 
 __all__ = ["default_location", "get_memory", "load_ipython_extension", "set_location",
            "unload_ipython_extension"]

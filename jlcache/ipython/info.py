@@ -151,7 +151,7 @@ def _removal_message(what: str, folder: Any, exc: OSError) -> str:
 def delete_groups(store: Any, targets: list[tuple[str, str]]) -> int:
     """Delete whole groups; returns the number of entries removed."""
     from jlcache import events
-    from jlcache.store import group_name
+    from jlcache.store.local import group_name
 
     removed = 0
     for kind, group in targets:
@@ -169,7 +169,7 @@ def clear_stale(store: Any) -> list[tuple[str, str, str]]:
     run in this session might still be defined in a notebook not open now.
     """
     from jlcache import events, stats
-    from jlcache.store import group_name
+    from jlcache.store.local import group_name
 
     removed = []
     for kind in KINDS:

@@ -255,7 +255,7 @@ def panel(memory: Any = None) -> Panel:
 
 
 def _default_memory() -> Any:
-    from jlcache.memory.memory.session import get_memory
+    from jlcache.memory.session import get_memory
 
     try:
         return get_memory()

@@ -60,7 +60,7 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from IPython.core.interactiveshell import InteractiveShell
 
     from jlcache import stats
-    from jlcache.memory.memory import session
+    from jlcache.memory import session
     if not InteractiveShell.initialized():
         from traitlets.config import Config
 

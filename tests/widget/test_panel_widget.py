@@ -285,7 +285,7 @@ def test_sort_and_page_messages_change_what_is_synced(memory, make_panel):
 
 def test_panel_without_memory_shows_the_session_default_or_says_what_to_do(
         monkeypatch, cache_dir, tmp_path):
-    from jlcache.memory.memory import session
+    from jlcache.memory import session
     monkeypatch.setenv("JLCACHE_DIR", str(cache_dir))
     session.reset()
     p = panel()
