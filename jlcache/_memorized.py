@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jlcache import events, stats
+from jlcache._fs import PROCESS_ERRNOS
 from jlcache._keys import ArgBinder, first_source_line, signature_line, summarize_args
 from jlcache._locks import KeyLocks
 from jlcache._results import MISS, CacheKey, MemorizedResult, NotMemorizedResult
@@ -170,6 +171,8 @@ class MemorizedFunc:
         except KeyError:
             return MISS, {}
         except (CorruptEntryError, OSError) as exc:  # damaged, or unreadable (permissions, I/O)
+            if isinstance(exc, OSError) and exc.errno in PROCESS_ERRNOS:
+                raise  # out of descriptors or memory: recomputing would not help
             if not quiet:
                 warnings.warn(CorruptEntryWarning(
                     f"The cache entry of {self._name} at {self._memory.store.path(ref)} could "
