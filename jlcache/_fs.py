@@ -32,6 +32,7 @@ __all__ = [
     "make_private_dir",
     "open_read",
     "parse_temp_name",
+    "read_small_file",
     "remove_tree",
     "temp_is_stale",
     "temp_name",
@@ -44,10 +45,14 @@ DIR_MODE = 0o700
 STALE_TEMP_AGE = 3600.0  # a temporary untouched this long belongs to no live writer
 _MAX_WRITE = 1 << 30  # Linux writes at most ~2 GiB per call; stay well under it
 
+# Errors of the process (or of the whole system), not of the file being read: recomputing a
+# value would not help, and would hide the real problem.
+PROCESS_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 _TEMP_RE = re.compile(r"\.([0-9a-f]{32})-(\d+)\.tmp\Z")
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 # ----------------------------------------------------------------------------- temporaries
@@ -86,14 +91,15 @@ def _pid_running(pid: int, since: float) -> bool:
         return True
 
 
-def temp_is_stale(path: str, pid: int, now: float | None = None) -> bool:
+def temp_is_stale(path: str, pid: int, now: float | None = None, *,
+                  dir_fd: int | None = None) -> bool:
     """True when the temporary at ``path`` was left behind by a writer that no longer runs.
 
     Temporaries of a live writer are never stale, except after an hour without a write:
     that covers writers on other hosts sharing the directory and pid namespaces we cannot see.
     """
     try:
-        mtime = os.lstat(path).st_mtime
+        mtime = os.stat(path, dir_fd=dir_fd, follow_symlinks=False).st_mtime
     except FileNotFoundError:
         return False
     now = time.time() if now is None else now
@@ -113,17 +119,21 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         view = view[n:]
 
 
-def atomic_write(path: str, body: Callable[[int], None], *, fsync: bool = False) -> None:
+def atomic_write(path: str, body: Callable[[int], None], *, fsync: bool = False,
+                 dir_fd: int | None = None) -> None:
     """Create ``path`` (mode 0600) through a temporary: ``body(fd)`` writes its content.
 
     Any exception, including ``KeyboardInterrupt``, removes the temporary and propagates;
     the target is then untouched. ``fsync`` makes the content durable before the rename
     (off by default: readers validate what they read, so a power cut costs a recompute,
-    not a wrong value).
+    not a wrong value). With ``dir_fd`` (an open directory), the file is created in that
+    directory under ``path``'s last component, whatever ``path``'s folders now lead to.
     """
-    tmp = temp_name(path)
+    name = path if dir_fd is None else os.path.basename(path)
+    tmp = temp_name(name)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, FILE_MODE)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | _O_NOFOLLOW,
+                     FILE_MODE, dir_fd=dir_fd)
     except OSError as exc:
         raise _about_target(exc, path) from None
     try:
@@ -133,9 +143,12 @@ def atomic_write(path: str, body: Callable[[int], None], *, fsync: bool = False)
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        if dir_fd is None:
+            os.replace(tmp, name)
+        else:
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        unlink_quiet(tmp)
+        unlink_quiet(tmp, dir_fd=dir_fd)
         raise
 
 
@@ -150,21 +163,39 @@ def _about_target(exc: OSError, path: str) -> OSError:
 
 
 # ----------------------------------------------------------------------------- reading
-def open_read(path: str, *, write: bool = False, follow_symlinks: bool = True) -> int:
+def open_read(path: str, *, write: bool = False, follow_symlinks: bool = True,
+              dir_fd: int | None = None) -> int:
     """Open for reading without touching the access time (the store keeps atime itself).
 
     ``follow_symlinks=False`` makes a symbolic link fail with ``ELOOP`` instead of being
     followed. ``O_NOATIME`` is only allowed on files we own; elsewhere it is dropped.
+    ``O_NONBLOCK``: a FIFO (or device) planted where a file should be would block the open
+    forever; it opens at once, and the caller's ``fstat`` rejects it (regular files ignore
+    the flag).
     """
-    flags = (os.O_RDWR if write else os.O_RDONLY) | _O_CLOEXEC
+    flags = (os.O_RDWR if write else os.O_RDONLY) | _O_CLOEXEC | _O_NONBLOCK
     if not follow_symlinks:
         flags |= _O_NOFOLLOW
     if _O_NOATIME:
         try:
-            return os.open(path, flags | _O_NOATIME)
+            return os.open(path, flags | _O_NOATIME, dir_fd=dir_fd)
         except PermissionError:
             pass
-    return os.open(path, flags)
+    return os.open(path, flags, dir_fd=dir_fd)
+
+
+def read_small_file(path: str, limit: int = 1 << 20, *, dir_fd: int | None = None
+                    ) -> tuple[bytes, os.stat_result]:
+    """The first ``limit`` bytes of a small regular file (FORMAT, _info.json), never following
+    a link nor blocking; ``OSError(EINVAL)`` when it is not a regular file."""
+    fd = open_read(path, follow_symlinks=False, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        return os.read(fd, limit), st
+    finally:
+        os.close(fd)
 
 
 # ----------------------------------------------------------------------------- directories
@@ -216,10 +247,10 @@ def check_private_dir(path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- deleting
-def unlink_quiet(path: str) -> bool:
+def unlink_quiet(path: str, *, dir_fd: int | None = None) -> bool:
     """Remove a file (or a symlink itself); ``False`` if someone else removed it first."""
     try:
-        os.unlink(path)
+        os.unlink(path, dir_fd=dir_fd)
         return True
     except FileNotFoundError:
         return False

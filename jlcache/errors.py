@@ -24,6 +24,7 @@ __all__ = [
     "UnpicklableTaskError",
     "UnpicklableValueError",
     "UnsafeCacheDirError",
+    "UnsafeCacheWarning",
     "WorkerCrashedError",  # noqa: F822 (created on first use by __getattr__)
 ]
 
@@ -93,6 +94,13 @@ class CacheWarning(UserWarning):
 
 class CorruptEntryWarning(CacheWarning):
     """An entry could not be read and was treated as a miss (it will be recomputed)."""
+
+
+class UnsafeCacheWarning(CacheWarning):
+    """A folder or file inside the cache could be written by someone else: it is not trusted.
+
+    Its entries are never unpickled (they are misses, recomputed) and nothing is stored there.
+    """
 
 
 class NotCachedWarning(CacheWarning):

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jlcache import events, stats
+from jlcache._fs import PROCESS_ERRNOS
 from jlcache.errors import CorruptEntryError, CorruptEntryWarning, NotCachedWarning, UnhashableError
 from jlcache.hashing.hasher import hash as _hash
 from jlcache.identity.functions import FunctionIdentity, bound_state, identify
@@ -171,6 +172,8 @@ class MemorizedFunc:
         except KeyError:
             return MISS, {}
         except (CorruptEntryError, OSError) as exc:  # damaged, or unreadable (permissions, I/O)
+            if isinstance(exc, OSError) and exc.errno in PROCESS_ERRNOS:
+                raise  # out of descriptors or memory: recomputing would not help
             if not quiet:
                 warnings.warn(CorruptEntryWarning(
                     f"The cache entry of {self._name} at {self._memory.store.path(ref)} could "

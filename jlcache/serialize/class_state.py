@@ -10,7 +10,7 @@ method the user had patched since was silently reverted.
 ``guard`` rewrites cloudpickle's reduce tuple for such a class so that loading applies the
 state only to a class this load created (one unknown to the process); an existing class
 is used as it is. Pickles name ``make_class``/``set_class_state`` by their public path,
-``jlcache.serialize.make_class``: keep them there.
+``jlcache.serialize.format.make_class``: keep them there.
 
 It relies on cloudpickle internals (``_make_skeleton_class``, ``_make_skeleton_enum``,
 ``_class_setstate``, ``_DYNAMIC_CLASS_TRACKER_BY_ID``): cloudpickle is pinned to the versions

@@ -80,17 +80,18 @@ def load(filename: str | os.PathLike, mmap_mode: str | None = None) -> Any:
 
 
 def write_value(path: str | os.PathLike, value: Any, meta: dict, compress: Any = 0, *,
-                fsync: bool = False) -> int:
+                fsync: bool = False, dir_fd: int | None = None) -> int:
     """Write ``value`` to ``path`` atomically; returns the file's size in bytes.
 
     The value is pickled before any file is created, so an unpicklable value
     (``UnpicklableValueError``) leaves nothing behind; a failed write (disk full,
-    read-only file system) removes its temporary and re-raises.
+    read-only file system) removes its temporary and re-raises. With ``dir_fd`` the file
+    goes into that open directory (see ``atomic_write``).
     """
     method, level = normalize_compress(compress)
     data, arrays = _dumps(value)
     plan = _Plan(data, arrays, meta, method, level)
-    atomic_write(os.fspath(path), plan.write, fsync=fsync)
+    atomic_write(os.fspath(path), plan.write, fsync=fsync, dir_fd=dir_fd)
     return plan.end
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import xxhash
 
+from jlcache._fs import PROCESS_ERRNOS
 from jlcache.errors import CacheWarning, CorruptEntryError
 from jlcache.serialize.compression import decompress_into, normalize_compress
 
@@ -77,9 +78,9 @@ def _foreign_kind(head: bytes) -> str:
 class Reader:
     """One open value file: validates the header, then produces the value."""
 
-    def __init__(self, path: str, fd: int, first: int) -> None:
+    def __init__(self, path: str, fd: int, first: int, st: os.stat_result | None = None) -> None:
         self.path, self.fd = path, fd
-        st = os.fstat(fd)
+        st = os.fstat(fd) if st is None else st
         if not stat.S_ISREG(st.st_mode):
             raise self.corrupt("it is not a regular file")
         self.size = st.st_size
@@ -233,6 +234,8 @@ class Reader:
         except (MemoryError, KeyboardInterrupt, CorruptEntryError):
             raise
         except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno in PROCESS_ERRNOS:
+                raise  # out of descriptors or memory while loading arrays: not the entry's fault
             if source is not None and isinstance(exc, _array_error()):
                 raise self.corrupt(str(exc)) from None
             raise self.corrupt(

@@ -17,6 +17,7 @@ creation time. Our own reads use ``O_NOATIME`` so the kernel never moves atime i
 from __future__ import annotations
 
 import atexit
+import contextlib
 import errno
 import json
 import os
@@ -24,11 +25,13 @@ import stat
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from jlcache import _fs
-from jlcache.errors import CacheFormatError, UnsafeCacheDirError
+from jlcache._fs import PROCESS_ERRNOS
+from jlcache.errors import CacheFormatError, CorruptEntryError, UnsafeCacheDirError
 from jlcache.serialize.format import _META_READ as META_READ
 from jlcache.serialize.format import SMALL_FILE, _check_mmap_mode, write_value
 from jlcache.serialize.reader import Reader
@@ -45,6 +48,7 @@ from jlcache.store.layout import (
     parse_size,
 )
 from jlcache.store.maintenance import Maintenance
+from jlcache.store.trust import TrustedDirs, Untrusted, check_file, process_error, warn_untrusted
 
 __all__ = ["KINDS", "EntryInfo", "EntryRef", "Store", "group_name", "parse_age", "parse_size"]
 
@@ -66,11 +70,7 @@ def _prepare_location(location: Path) -> None:
         if _fs.make_private_dir(str(location)):
             os.chmod(location, _fs.DIR_MODE)  # exact, whatever the umask
     _fs.check_private_dir(location)
-    fmt = location / "FORMAT"
-    try:
-        text = fmt.read_text().strip()
-    except FileNotFoundError:
-        text = None
+    text = _read_format(location)
     if text is not None:
         _check_format(location, text)
     for name, content in (("FORMAT", f"{FORMAT}\n"), (".gitignore", "*\n")):
@@ -80,6 +80,33 @@ def _prepare_location(location: Path) -> None:
                 _fs.atomic_write(str(path), lambda fd, c=content: _fs.write_all(fd, c.encode()))
             except OSError:  # a read-only cache can still serve hits
                 pass
+
+
+def _read_format(location: Path) -> str | None:
+    """``FORMAT``'s text (``None`` if missing); never blocks on a FIFO nor follows a link."""
+    fmt = str(location / "FORMAT")
+    try:
+        data, st = _fs.read_small_file(fmt, 64)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno in PROCESS_ERRNOS:
+            raise
+        what = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise CacheFormatError(
+            f"{fmt} cannot be read as a jlcache format file: {what}. A jlcache cache holds a "
+            "small regular file there. Choose another location, or replace it with a file "
+            "containing '1' if the directory really is a jlcache cache."
+        ) from None
+    try:
+        check_file(fmt, st, str(location))
+    except Untrusted as exc:
+        raise UnsafeCacheDirError(
+            f"Refusing to use the cache directory {location}: its FORMAT file {exc.reason}, so "
+            f"someone else may have prepared this directory. Fix it with {exc.fix}, or choose "
+            "another location."
+        ) from None
+    return data.decode("utf-8", "replace").strip()
 
 
 def _check_format(location: Path, text: str) -> None:
@@ -105,28 +132,23 @@ def _check_format(location: Path, text: str) -> None:
         )
 
 
-def _read_entry(path: str, mmap_mode: str | None) -> tuple[Any, dict]:
-    """``read_value`` plus the file size, which the reader has already taken from ``fstat``."""
-    mode = _check_mmap_mode(mmap_mode)
-    fd = _fs.open_read(path, write=mode in ("r+", "w+"), follow_symlinks=False)
-    try:
-        reader = Reader(path, fd, SMALL_FILE)
-        value, meta = reader.value(mode)
-    finally:
-        os.close(fd)
-    meta["size"] = reader.size  # the header is parsed afresh on every read: ours to extend
-    return value, meta
+def _read_failed(exc: OSError, path: str) -> Exception:
+    """What an ``OSError`` while opening or reading an entry means for the caller.
 
-
-def _read_entry_meta(path: str) -> dict:
-    fd = _fs.open_read(path, follow_symlinks=False)
-    try:
-        reader = Reader(path, fd, META_READ)
-    finally:
-        os.close(fd)
-    meta = reader.header["meta"]
-    meta["size"] = reader.size
-    return meta
+    Missing (or a link, which is never followed): ``KeyError``. The process out of
+    descriptors or memory: the ``OSError`` itself, as recomputing would not help. Anything
+    else is about the entry (unreadable, I/O error): ``CorruptEntryError``, a miss.
+    """
+    if exc.errno == errno.ELOOP:
+        return KeyError(f"{path} is a symbolic link or lies behind one; jlcache does not "
+                        "follow links inside the cache, so it counts as missing.")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return KeyError(f"No cache entry at {path}.")
+    if exc.errno in PROCESS_ERRNOS:
+        return process_error(exc, path)
+    return CorruptEntryError(f"{path} could not be read ({exc.strerror or exc}). Likely cause: "
+                             "its permissions or a disk error. A cache treats it as missing and "
+                             "recomputes it.")
 
 
 def _flush_all() -> None:
@@ -158,8 +180,8 @@ class Store(Maintenance):
         self._lock = threading.RLock()
         self._pending: dict[EntryRef, float] = {}
         self._last_flush = time.monotonic()
-        self._trusted: set[tuple[str, str, str]] = set()
-        self._paths: dict[EntryRef, str] = {}
+        self._dirs = TrustedDirs(self._root)
+        self._paths: dict[EntryRef, tuple[str, tuple[str, str, str], str]] = {}
         self._swept: dict[str, float] = {}
         self._estimate: int | None = None
         self._estimate_at = 0.0
@@ -177,54 +199,48 @@ class Store(Maintenance):
 
     # ------------------------------------------------------------------------- paths
     def _dir(self, kind: str, group: str, version: str) -> str:
-        return os.path.join(self._root, _check_kind(kind), group_name(group),
-                            _check_component("version", version))
+        return os.path.join(self._root, *self._parts(kind, group, version))
 
-    def _path(self, ref: EntryRef) -> str:
-        path = self._paths.get(ref)
-        if path is None:  # validating and joining costs more than the hit's read: do it once
+    @staticmethod
+    def _parts(kind: str, group: str, version: str) -> tuple[str, str, str]:
+        return _check_kind(kind), group_name(group), _check_component("version", version)
+
+    def _where(self, ref: EntryRef) -> tuple[str, tuple[str, str, str], str]:
+        """The entry's path, its version folder's parts and its file name (cached)."""
+        where = self._paths.get(ref)
+        if where is None:  # validating and joining costs more than the hit's read: do it once
             if len(self._paths) >= _PATH_CACHE:
                 self._paths.clear()
-            path = self._paths[ref] = os.path.join(self._dir(ref.kind, ref.group, ref.version),
-                                                   _check_component("key", ref.key) + SUFFIX)
-        return path
+            parts = self._parts(ref.kind, ref.group, ref.version)
+            name = _check_component("key", ref.key) + SUFFIX
+            where = self._paths[ref] = (os.path.join(self._root, *parts, name), parts, name)
+        return where
+
+    def _path(self, ref: EntryRef) -> str:
+        return self._where(ref)[0]
 
     def path(self, ref: EntryRef) -> Path:
         """The entry's file (which may not exist); ``ValueError`` for an unsafe ref."""
         return Path(self._path(ref))
 
-    def _is_real_dir_chain(self, kind: str, group: str, version: str) -> bool:
-        """True when kind/group/version are real directories (no symlink leads out)."""
-        key = (kind, group, version)
-        if key in self._trusted:
-            return True
-        path = self._root
-        for part in (kind, group_name(group), version):
-            path = os.path.join(path, part)
-            try:
-                if not stat.S_ISDIR(os.lstat(path).st_mode):
-                    return False
-            except FileNotFoundError:
-                return False
-        self._trusted.add(key)
-        return True
-
-    def _ensure_dir(self, kind: str, group: str, version: str) -> str:
-        directory = self._dir(kind, group, version)
-        if (kind, group, version) in self._trusted:
-            return directory
-        path = self._root
-        for part in (kind, group_name(group), version):
-            path = os.path.join(path, part)
-            _fs.make_private_dir(path)
-            if not stat.S_ISDIR(os.lstat(path).st_mode):
-                raise UnsafeCacheDirError(
-                    f"{path} inside the cache is a symbolic link or not a directory; jlcache "
-                    "does not write through links. Remove it (it is recreated as needed)."
-                )
-        self._trusted.add((kind, group, version))
-        self._restore_info(kind, group, version, directory)
-        return directory
+    @contextlib.contextmanager
+    def _writable_dir(self, parts: tuple[str, str, str]) -> Iterator[int]:
+        """The version folder (created if missing) open for writing into, or a clear refusal."""
+        try:
+            with self._dirs.borrow(parts, create=True) as dfd:
+                self._restore_info(parts, dfd)  # one stat: the folder may have been evicted
+                yield dfd
+        except Untrusted as exc:
+            warn_untrusted(exc, stacklevel=5)
+            raise UnsafeCacheDirError(str(exc)) from None
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            raise UnsafeCacheDirError(
+                f"A folder on the way to {os.path.join(self._root, *parts)} inside the cache is "
+                "a symbolic link or not a directory; jlcache does not write through links. "
+                "Remove it (it is recreated as needed)."
+            ) from None
 
     # ------------------------------------------------------------------------- entries
     def put(self, ref: EntryRef, value: Any, meta: dict, compress: Any = 0) -> int:
@@ -234,23 +250,23 @@ class Store(Maintenance):
         header, with ``created`` added when missing.
         """
         meta = {"created": time.time(), **meta}
-        path = self._path(ref)
+        path, parts, _ = self._where(ref)
         for attempt in range(_PUT_ATTEMPTS):
             try:
-                directory = self._ensure_dir(ref.kind, ref.group, ref.version)
-                size = write_value(path, value, meta, compress)
+                with self._writable_dir(parts) as dfd:
+                    size = write_value(path, value, meta, compress, dir_fd=dfd)
+                    self._maybe_sweep(parts, dfd)
                 break
             except FileNotFoundError:
                 # another process (a clear, an eviction) removed a directory on the way or
                 # our temporary inside it meanwhile: recreate the directories and write again
-                self._trusted.discard((ref.kind, ref.group, ref.version))
+                self._dirs.forget(parts.__eq__)
                 if attempt == _PUT_ATTEMPTS - 1:
                     raise
                 if not os.path.isdir(self._root):
                     self._recreate_location()
                 time.sleep(0.002 * attempt)  # let a running clear finish its sweep first
         self._pending.pop(ref, None)
-        self._maybe_sweep(directory)
         if self.bytes_limit is not None:
             self._enforce_limit(size)
         return size
@@ -259,84 +275,103 @@ class Store(Maintenance):
         """The whole location was deleted (``rm -rf``) under a live Memory: create it again,
         with the checks it had at the start (a path that is now a file or unsafe raises)."""
         with self._lock:
-            self._trusted.clear()
+            self._dirs.forget()
             _prepare_location(self.location)
+
+    def _open_entry(self, ref: EntryRef, write: bool = False) -> tuple[str, int, os.stat_result]:
+        """Open a trusted entry: ``KeyError`` if missing, behind a link or not trusted (one
+        ``UnsafeCacheWarning``); ``CorruptEntryError``/``OSError`` as ``_read_failed`` says."""
+        path, parts, _ = self._where(ref)
+        fd = -1
+        try:
+            fd = self._dirs.open_in(parts, path, write)
+            st = os.fstat(fd)
+            check_file(path, st, self._root)  # the file itself: ours and private
+            return path, fd, st
+        except Untrusted as exc:
+            if fd >= 0:
+                os.close(fd)
+            warn_untrusted(exc, stacklevel=6)
+            raise KeyError(f"{exc.path} is not trusted, so {path} counts as missing.") from None
+        except OSError as exc:
+            if fd >= 0:
+                os.close(fd)
+            raise _read_failed(exc, path) from None
 
     def get(self, ref: EntryRef, mmap_mode: str | None = None) -> tuple[Any, dict]:
         """``(value, meta)``; ``KeyError`` if absent (or a symlink), ``CorruptEntryError`` if damaged.
 
-        ``meta`` also holds ``size``, the file's size in bytes. Counts as an access (see ``touch``).
+        ``meta`` also holds ``size``, the file's size in bytes. Counts as an access (see
+        ``touch``). An ``OSError`` means the process ran out of descriptors or memory.
         """
-        path = self._path(ref)
-        if not self._is_real_dir_chain(ref.kind, ref.group, ref.version):
-            raise KeyError(f"No cache entry at {path}.")
+        mode = _check_mmap_mode(mmap_mode)
+        path, fd, st = self._open_entry(ref, write=mode in ("r+", "w+"))
         try:
-            value, meta = _read_entry(path, mmap_mode)
-        except FileNotFoundError:
-            raise KeyError(f"No cache entry at {path}.") from None
+            value, meta = Reader(path, fd, SMALL_FILE, st).value(mode)
         except OSError as exc:
-            if exc.errno != errno.ELOOP:
-                raise
-            raise KeyError(f"{path} is a symbolic link; jlcache does not follow links inside "
-                           "the cache, so it counts as missing.") from None
+            raise _read_failed(exc, path) from None
+        finally:
+            os.close(fd)
+        meta["size"] = st.st_size  # the header is parsed afresh on every read: ours to extend
         self.touch(ref)
         return value, meta
 
     def contains(self, ref: EntryRef) -> bool:
-        """Whether the entry exists (a regular file); no side effects."""
+        """Whether the entry exists (a regular file in trusted folders); no side effects."""
+        _, parts, name = self._where(ref)
         try:
-            path = self._path(ref)
-            return (self._is_real_dir_chain(ref.kind, ref.group, ref.version)
-                    and stat.S_ISREG(os.lstat(path).st_mode))
-        except (FileNotFoundError, NotADirectoryError):
+            with self._dirs.borrow(parts) as dfd:
+                return stat.S_ISREG(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode)
+        except (OSError, Untrusted):
             return False
 
     def meta(self, ref: EntryRef) -> dict:
         """The entry's metadata (with ``size``) without loading its value; ``KeyError`` if absent."""
-        path = self._path(ref)
-        if not self._is_real_dir_chain(ref.kind, ref.group, ref.version):
-            raise KeyError(f"No cache entry at {path}.")
+        path, fd, st = self._open_entry(ref)
         try:
-            return _read_entry_meta(path)
-        except FileNotFoundError:
-            raise KeyError(f"No cache entry at {path}.") from None
+            meta = Reader(path, fd, META_READ, st).header["meta"]
         except OSError as exc:
-            if exc.errno != errno.ELOOP:
-                raise
-            raise KeyError(f"{path} is a symbolic link and is not followed.") from None
+            raise _read_failed(exc, path) from None
+        finally:
+            os.close(fd)
+        meta["size"] = st.st_size
+        return meta
 
     # ------------------------------------------------------------------------- version info
     def write_info(self, kind: str, group: str, version: str, info: dict) -> None:
         """Describe a version once (names, source line); a no-op when already written."""
         data = json.dumps({"name": group, "created": time.time(), **info}, default=str).encode()
-        _known_infos[(self._root, kind, group_name(group), version)] = data
-        directory = self._ensure_dir(kind, group, version)
-        self._write_info_file(directory, data)
+        parts = self._parts(kind, group, version)
+        _known_infos[(self._root, *parts)] = data
+        with self._writable_dir(parts) as dfd:
+            self._write_info_file(parts, dfd, data)
 
-    def _write_info_file(self, directory: str, data: bytes) -> None:
-        path = os.path.join(directory, INFO)
-        if not os.path.lexists(path):
-            _fs.atomic_write(path, lambda fd: _fs.write_all(fd, data))
+    def _write_info_file(self, parts: tuple[str, str, str], dfd: int, data: bytes) -> None:
+        try:
+            os.stat(INFO, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            path = os.path.join(self._root, *parts, INFO)
+            _fs.atomic_write(path, lambda fd: _fs.write_all(fd, data), dir_fd=dfd)
 
-    def _restore_info(self, kind: str, group: str, version: str, directory: str) -> None:
-        data = _known_infos.get((self._root, kind, group_name(group), version))
+    def _restore_info(self, parts: tuple[str, str, str], dfd: int) -> None:
+        data = _known_infos.get((self._root, *parts))
         if data is not None:
             try:
-                self._write_info_file(directory, data)
+                self._write_info_file(parts, dfd, data)
             except OSError:
                 pass
 
     def read_info(self, kind: str, group: str, version: str) -> dict:
-        """The version's ``_info.json`` as a dict (``{}`` if missing or unreadable)."""
-        path = os.path.join(self._dir(kind, group, version), INFO)
+        """The version's ``_info.json`` as a dict (``{}`` if missing, unreadable or not trusted)."""
+        parts = self._parts(kind, group, version)
         try:
-            fd = _fs.open_read(path, follow_symlinks=False)
-        except OSError:
+            with self._dirs.borrow(parts) as dfd:
+                data, st = _fs.read_small_file(INFO, dir_fd=dfd)
+            check_file(os.path.join(self._root, *parts, INFO), st, self._root)
+            info = json.loads(data)
+        except Untrusted as exc:
+            warn_untrusted(exc)
             return {}
-        try:
-            info = json.loads(os.read(fd, 1 << 20))
-            return info if isinstance(info, dict) else {}
-        except ValueError:
+        except (OSError, ValueError):
             return {}
-        finally:
-            os.close(fd)
+        return info if isinstance(info, dict) else {}

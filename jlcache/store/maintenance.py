@@ -7,6 +7,7 @@ process deleting the same files at the same time.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -45,13 +46,9 @@ def _disk(st: os.stat_result) -> int:
 
 def _read_small(path: str) -> bytes | None:
     try:
-        fd = _fs.open_read(path, follow_symlinks=False)
-    except OSError:
+        return _fs.read_small_file(path)[0]
+    except OSError:  # missing, a link, a FIFO...: nothing worth restoring
         return None
-    try:
-        return os.read(fd, 1 << 20)
-    finally:
-        os.close(fd)
 
 
 def args_summary(meta: dict) -> str:
@@ -63,6 +60,17 @@ def args_summary(meta: dict) -> str:
     if not isinstance(inputs, dict):
         return ""
     return ", ".join(f"{name}={value}" for name, value in inputs.items())[:ARGS_MAX]
+
+
+def _touch_at(dfd: int, name: str, when: float) -> None:
+    """Set ``name``'s atime (in the open folder ``dfd``) to ``when`` unless it is later."""
+    try:
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode) and st.st_atime < when:
+            os.utime(name, ns=(int(when * 1e9), st.st_mtime_ns), dir_fd=dfd,
+                     follow_symlinks=False)
+    except OSError:
+        pass
 
 
 def _is_real_dir(path: str) -> bool:
@@ -77,7 +85,7 @@ class Maintenance:
 
     _root: str
     _pending: dict
-    _trusted: set
+    _dirs: Any
     _swept: dict
     _estimate: int | None
     bytes_limit: int | None
@@ -162,12 +170,16 @@ class Maintenance:
     # ------------------------------------------------------------------------- deleting
     def delete(self, ref: EntryRef) -> bool:
         """Remove one entry; ``False`` if it was not there (or sits behind a symlink)."""
-        path = self._path(ref)  # type: ignore[attr-defined]
+        _, parts, name = self._where(ref)  # type: ignore[attr-defined]
         self._pending.pop(ref, None)
         self._estimate = None
-        if not self._is_real_dir_chain(ref.kind, ref.group, ref.version):  # type: ignore[attr-defined]
-            return False
-        return _fs.unlink_quiet(path)
+        try:  # relative to the version folder we opened: never through a link put there since
+            with self._dirs.borrow(parts, safe=False) as dfd:
+                return _fs.unlink_quiet(name, dir_fd=dfd)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return False
+            raise
 
     def delete_version(self, kind: str, group: str, version: str) -> bool:
         """Remove a version with all its entries (and its group when that becomes empty)."""
@@ -200,7 +212,7 @@ class Maintenance:
                     and (group is None or group_name(key[1]) == group_name(group))
                     and (version is None or key[2] == version))
 
-        self._trusted.difference_update([k for k in list(self._trusted) if matches(k)])
+        self._dirs.forget(matches)
         for ref in [r for r in list(self._pending) if matches(r)]:
             self._pending.pop(ref, None)
         self._estimate = None
@@ -216,15 +228,19 @@ class Maintenance:
         """Write recorded accesses as the files' atime (mtime keeps the creation time)."""
         pending, self._pending = self._pending, {}
         self._last_flush = time.monotonic()
+        by_dir: dict[tuple, list] = {}
         for ref, when in list(pending.items()):
             try:
-                if not self._is_real_dir_chain(ref.kind, ref.group, ref.version):  # type: ignore[attr-defined]
-                    continue
-                path = self._path(ref)  # type: ignore[attr-defined]
-                st = os.lstat(path)
-                if stat.S_ISREG(st.st_mode) and st.st_atime < when:
-                    os.utime(path, ns=(int(when * 1e9), st.st_mtime_ns), follow_symlinks=False)
-            except (OSError, ValueError):  # deleted meanwhile, read-only cache: not worth failing
+                _, parts, name = self._where(ref)  # type: ignore[attr-defined]
+            except ValueError:
+                continue
+            by_dir.setdefault(parts, []).append((name, when))
+        for parts, files in by_dir.items():
+            try:
+                with self._dirs.borrow(parts, safe=False) as dfd:
+                    for name, when in files:
+                        _touch_at(dfd, name, when)
+            except OSError:  # deleted meanwhile, read-only cache: not worth failing
                 pass
 
     # ------------------------------------------------------------------------- eviction
@@ -279,10 +295,17 @@ class Maintenance:
             if _fs.rmdir_quiet(vdir):
                 removed = True
             elif saved is not None:  # a writer got in meanwhile: give its version its info back
-                self._write_info_file(vdir, saved)  # type: ignore[attr-defined]
+                self._restore_saved_info((kind, group, version), saved)
             _fs.rmdir_quiet(os.path.dirname(vdir))
         if removed:
-            self._trusted.clear()  # re-verified on next use (three lstat calls per version)
+            self._dirs.forget()  # reopened (and vetted) on next use
+
+    def _restore_saved_info(self, parts: tuple, saved: bytes) -> None:
+        try:
+            with self._dirs.borrow(parts, safe=False) as dfd:
+                self._write_info_file(parts, dfd, saved)  # type: ignore[attr-defined]
+        except OSError:
+            pass
 
     def _enforce_limit(self, written: int) -> None:
         """After a put: cheap running estimate; scan and evict only past ``bytes_limit``."""
@@ -305,19 +328,40 @@ class Maintenance:
         return removed
 
     def _sweep_dir(self, directory: str) -> int:
-        removed = 0
-        now = time.time()
-        for entry in self._files(directory):
-            pid = _fs.parse_temp_name(entry.name)
-            if pid is not None and _fs.temp_is_stale(entry.path, pid, now):
-                removed += _fs.unlink_quiet(entry.path)
-        return removed
+        """Sweep a folder, opened without following a link (except the location itself)."""
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+        if directory != self._root:
+            flags |= getattr(os, "O_NOFOLLOW", 0)
+        try:
+            dfd = os.open(directory, flags)
+        except OSError:
+            return 0
+        try:
+            return _sweep_fd(dfd)
+        finally:
+            os.close(dfd)
 
-    def _maybe_sweep(self, directory: str) -> None:
+    def _maybe_sweep(self, parts: tuple, dfd: int) -> None:
         now = time.monotonic()
-        if now - self._swept.get(directory, float("-inf")) >= self.sweep_interval:  # type: ignore[attr-defined]
-            self._swept[directory] = now
-            self._sweep_dir(directory)
+        if now - self._swept.get(parts, float("-inf")) >= self.sweep_interval:  # type: ignore[attr-defined]
+            self._swept[parts] = now
+            _sweep_fd(dfd)
+
+
+def _sweep_fd(dfd: int) -> int:
+    """Remove the stale temporaries in the open folder ``dfd``; returns how many."""
+    removed = 0
+    now = time.time()
+    try:
+        with os.scandir(dfd) as it:
+            names = [e.name for e in it if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return 0
+    for name in names:
+        pid = _fs.parse_temp_name(name)
+        if pid is not None and _fs.temp_is_stale(name, pid, now, dir_fd=dfd):
+            removed += _fs.unlink_quiet(name, dir_fd=dfd)
+    return removed
 
 
 def _choose(items: list, limit: int | None, items_limit: int | None,

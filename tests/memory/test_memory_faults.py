@@ -152,3 +152,58 @@ def test_unreadable_entry_is_a_miss_with_one_warning(memory, monkeypatch):
         assert f(4, calls) == [4, 4, 4]
     assert calls == [4, 4]
     assert f(4, calls) == [4, 4, 4] and calls == [4, 4]
+
+
+# ----------------------------------------------------------------------------- errors of the process
+def test_running_out_of_file_descriptors_raises_instead_of_recomputing(cache_dir, python):
+    """A real process at its descriptor limit: the hit raises EMFILE; nothing is recomputed."""
+    out = python(f"""
+        import errno, os, resource, warnings
+        warnings.simplefilter("error")
+        from jlcache import Memory
+        calls = []
+        def f(x):
+            calls.append(x)
+            return x * 2
+        g = Memory({str(cache_dir)!r}).cache(f)
+        assert g(3) == 6 and g(3) == 6 and calls == [3]
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        held = []
+        try:
+            while True:
+                held.append(os.open("/dev/null", os.O_RDONLY))
+        except OSError as exc:
+            assert exc.errno == errno.EMFILE
+        try:
+            g(3)
+        except OSError as exc:
+            print("raised", errno.errorcode[exc.errno], "|", exc)
+        else:
+            print("returned")
+        for fd in held:
+            os.close(fd)
+        print("calls", calls)
+    """).stdout
+    assert "raised EMFILE" in out and "calls [3]" in out, out
+    assert "too many open files" in out.lower() and "not damaged" in out
+
+
+@pytest.mark.parametrize("code", ["ENFILE", "ENOMEM"])
+def test_errors_of_the_process_while_reading_are_raised_not_recomputed(memory, monkeypatch, code):
+    f = memory.cache(tripled, ignore=["calls"])
+    calls: list = []
+    f(2, calls)
+    real_pread = os.pread
+
+    def failing_pread(fd, n, offset):
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(os, "pread", failing_pread)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no CorruptEntryWarning: the entry is fine
+        with pytest.raises(OSError) as info:
+            f(2, calls)
+    assert info.value.errno == getattr(errno, code) and calls == [2]
+    monkeypatch.setattr(os, "pread", real_pread)
+    assert f(2, calls) == [2, 2, 2] and calls == [2]

@@ -7,9 +7,13 @@ silent hit), and never an exception or a wrong value.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import struct
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -134,3 +138,59 @@ def test_a_cache_dir_of_a_newer_or_unknown_format_is_refused_and_untouched(cache
     message = str(info.value)
     assert expected in message and str(cache_dir) in message
     assert _snapshot(cache_dir) == before
+
+
+# ----------------------------------------------------------------------------- not a regular file
+@contextlib.contextmanager
+def _unblocking(fifo: Path, after: float = 5.0):
+    """If a reader hangs on ``fifo``, open its other end after ``after`` s so the test fails
+    instead of hanging forever."""
+    done = threading.Event()
+
+    def rescue():
+        if not done.wait(after):
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    thread = threading.Thread(target=rescue, daemon=True)
+    thread.start()
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        done.set()
+    assert time.monotonic() - start < 2.0, f"opening {fifo} blocked"
+
+
+def test_a_fifo_in_place_of_an_entry_is_a_miss_with_a_warning_not_a_hang(cache_dir):
+    calls: list = []
+    f = Memory(cache_dir).cache(payload, ignore=["calls"])
+    f(1, calls)
+    entry = f.cache_key(1, calls).path
+    entry.unlink()
+    os.mkfifo(entry, 0o600)
+    with _unblocking(entry), pytest.warns(CorruptEntryWarning, match="not a regular file"):
+        assert Memory(cache_dir).cache(payload, ignore=["calls"])(1, calls)["k"] == 1
+    assert len(calls) == 2 and stat.S_ISREG(os.lstat(entry).st_mode)  # replaced by a real entry
+
+
+def test_a_fifo_in_place_of_info_json_is_skipped_not_a_hang(cache_dir):
+    memory = Memory(cache_dir)
+    f = memory.cache(payload, ignore=["calls"])
+    f(1, [])
+    ref = f._ref((1, []), {})
+    info = f.cache_key(1, []).path.parent / "_info.json"
+    info.unlink()
+    os.mkfifo(info, 0o600)
+    with _unblocking(info):
+        assert memory.store.read_info(ref.kind, ref.group, ref.version) == {}
+    with _unblocking(info):
+        memory.reduce_size(items_limit=0)  # prunes the emptied version, reading _info.json
+
+
+def test_a_fifo_in_place_of_format_is_a_clear_error_not_a_hang(cache_dir):
+    cache_dir.mkdir(mode=0o700)
+    os.mkfifo(cache_dir / "FORMAT", 0o600)
+    with _unblocking(cache_dir / "FORMAT"), pytest.raises(CacheFormatError,
+                                                         match="not a regular file"):
+        Memory(cache_dir)

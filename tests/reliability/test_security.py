@@ -9,6 +9,7 @@ through. ``%jlcache clear`` targets are fuzzed in ``tests/ipython/test_fuzz.py``
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import warnings
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jlcache import Memory
-from jlcache.errors import UnsafeCacheDirError
+from jlcache.errors import CacheWarning, NotCachedWarning, UnsafeCacheDirError, UnsafeCacheWarning
 from jlcache.serialize.format import dump
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
@@ -134,3 +135,157 @@ def test_clear_and_eviction_never_delete_outside_the_cache(cache_dir, tmp_path, 
     for path in victims:
         assert path.exists(), f"{how} deleted {path} outside the cache through a link"
     assert os.path.lexists(outside)
+
+
+# ----------------------------------------------------------------------------- every folder and file on the way
+class Planted:
+    """What an attacker would store: unpickling it runs ``os.mkdir(marker)``."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def _plant(entry: Path, marker: Path) -> None:
+    """Replace ``entry`` by a valid jlcache file whose unpickling runs code."""
+    planted = entry.with_name("planted.tmp")
+    dump(Planted(str(marker)), planted)
+    os.replace(planted, entry)
+    entry.chmod(0o600)
+
+
+def _calls_with_only_unsafe_warnings_recorded(g, *args):
+    """Call ``g``; record our UnsafeCacheWarnings (the failed store's NotCachedWarning aside)."""
+    with pytest.warns(UnsafeCacheWarning) as record, warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=Warning)
+        warnings.simplefilter("always", UnsafeCacheWarning)
+        value = g(*args)
+    return value, [str(w.message) for w in record if issubclass(w.category, UnsafeCacheWarning)]
+
+
+@pytest.mark.parametrize("folder", ["functions", "group", "version"])
+def test_a_planted_pickle_in_a_world_writable_subfolder_is_never_run(cache_dir, tmp_path, folder):
+    memory = Memory(cache_dir)
+    f = memory.cache(echo, ignore=["calls"])
+    calls: list = []
+    f(1, calls)
+    assert f(1, calls) == {"x": 1}  # a hit: the folders are trusted now
+    entry = f.cache_key(1, calls).path
+    unsafe = {"functions": cache_dir / "functions", "group": entry.parent.parent,
+              "version": entry.parent}[folder]
+    unsafe.chmod(0o777)  # a `chmod -R` or a copied tree
+    marker = tmp_path / "attack-ran"
+    _plant(entry, marker)
+    memory.store._dirs.ttl = 0.0  # a long-lived Memory re-checks its folders after this long
+    value, messages = _calls_with_only_unsafe_warnings_recorded(f, 1, calls)  # long-lived
+    assert value == {"x": 1}
+    assert not marker.exists(), "the planted pickle was unpickled"
+    assert str(unsafe) in messages[0] and f"chmod go-w {unsafe}" in messages[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheWarning)  # the folder was reported once already
+        assert Memory(cache_dir).cache(echo, ignore=["calls"])(1, calls) == {"x": 1}  # new
+    assert not marker.exists() and calls == [1, 1, 1]
+    assert _mode(unsafe) == 0o777  # jlcache never changes the user's permissions itself
+
+
+def test_unsafe_folder_warning_is_shown_once_per_folder(cache_dir):
+    Memory(cache_dir).cache(echo, ignore=["calls"])(1, [])
+    (cache_dir / "functions").chmod(0o775)
+    with pytest.warns(UnsafeCacheWarning) as record, warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=NotCachedWarning)
+        for i in range(4):
+            assert Memory(cache_dir).cache(echo, ignore=["calls"])(i, []) == {"x": i}
+    assert len([w for w in record if issubclass(w.category, UnsafeCacheWarning)]) == 1
+
+
+@pytest.mark.parametrize("how", ["mode 0666", "mode 0620", "another user"])
+def test_an_entry_file_others_could_write_is_never_unpickled(cache_dir, tmp_path, how):
+    if how == "another user" and os.geteuid() != 0:
+        pytest.skip("chown to another user needs root")
+    f = Memory(cache_dir).cache(echo, ignore=["calls"])
+    calls: list = []
+    f(1, calls)
+    assert f(1, calls) == {"x": 1} and calls == [1]  # trusted folders, a hit
+    entry = f.cache_key(1, calls).path
+    marker = tmp_path / "attack-ran"
+    _plant(entry, marker)
+    if how == "another user":
+        os.chown(entry, 12345, 12345)
+    else:
+        entry.chmod(int(how[-4:], 8))
+    with pytest.warns(UnsafeCacheWarning) as record:
+        assert f(1, calls) == {"x": 1}  # the same Memory: the file itself is checked per hit
+    assert not marker.exists() and calls == [1, 1]
+    message = str(record[0].message)
+    assert str(entry) in message
+    assert ("chown" in message and "12345" in message) if how == "another user" else (
+        f"chmod go-w {entry}" in message)
+    assert f(1, calls) == {"x": 1} and calls == [1, 1]  # overwritten by a private entry: a hit
+
+
+@needs_root
+def test_a_subfolder_owned_by_another_user_is_not_trusted(cache_dir, tmp_path):
+    f = Memory(cache_dir).cache(echo, ignore=["calls"])
+    calls: list = []
+    f(1, calls)
+    entry = f.cache_key(1, calls).path
+    marker = tmp_path / "attack-ran"
+    _plant(entry, marker)
+    os.chown(entry.parent, 12345, 12345)
+    value, messages = _calls_with_only_unsafe_warnings_recorded(
+        Memory(cache_dir).cache(echo, ignore=["calls"]), 1, calls)
+    assert value == {"x": 1} and not marker.exists()
+    assert str(entry.parent) in messages[0] and "chown" in messages[0]
+
+
+# ----------------------------------------------------------------------------- links after first use
+def _replace_by_link(directory: Path, outside: Path) -> None:
+    shutil.rmtree(directory)
+    os.symlink(outside, directory)
+
+
+def test_a_version_folder_replaced_by_a_link_after_first_use_is_not_followed(cache_dir, tmp_path):
+    f = Memory(cache_dir).cache(echo, ignore=["calls"])
+    calls: list = []
+    f(1, calls)
+    assert f(1, calls) == {"x": 1} and calls == [1]  # the folders are trusted now
+    entry = f.cache_key(1, calls).path
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o700)
+    dump({"x": "planted"}, outside / entry.name)
+    planted = (outside / entry.name).read_bytes()
+    _replace_by_link(entry.parent, outside)
+    with pytest.warns(NotCachedWarning, match="symbolic link"):
+        assert f(1, calls) == {"x": 1}  # recomputed, not read (nor stored) through the link
+    assert calls == [1, 1]
+    assert (outside / entry.name).read_bytes() == planted  # not deleted, not overwritten
+    assert sorted(p.name for p in outside.iterdir()) == [entry.name]  # nothing written there
+
+
+def test_a_rejected_value_behind_a_replaced_version_folder_deletes_nothing_outside(cache_dir,
+                                                                                    tmp_path):
+    memory = Memory(cache_dir)
+    seen: list = []
+
+    def valid(meta):
+        seen.append(meta)
+        return len(seen) < 2  # the first hit is accepted, later ones rejected
+
+    f = memory.cache(echo, ignore=["calls"], cache_validation_callback=valid)
+    calls: list = []
+    f(1, calls)
+    f(1, calls)
+    entry = f.cache_key(1, calls).path
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o700)
+    (outside / "_info.json").write_text("{}")
+    dump({"x": 1}, outside / entry.name)  # looks like ours: the callback would reject it
+    victim = (outside / entry.name).read_bytes()
+    _replace_by_link(entry.parent, outside)
+    with pytest.warns(NotCachedWarning, match="symbolic link"):
+        assert f(1, calls) == {"x": 1}
+    memory.store.flush()
+    assert (outside / entry.name).read_bytes() == victim
+    assert sorted(p.name for p in outside.iterdir()) == sorted(["_info.json", entry.name])
