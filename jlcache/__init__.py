@@ -20,7 +20,7 @@ _LAZY = {
     "MemorizedResult": "jlcache.memory",
     "NotMemorizedFunc": "jlcache.memory",
     "expires_after": "jlcache.memory",
-    "hash": "jlcache.hashing",
+    "hash": "jlcache.identity",  # hashing's hash, with identity plugged in for functions
     "dump": "jlcache.serialize",
     "load": "jlcache.serialize",
     # parallel
@@ -75,7 +75,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from jlcache import errors, events
-    from jlcache.hashing import hash
+    from jlcache.identity import hash
     from jlcache.memory import (
         MemorizedFunc,
         MemorizedResult,

@@ -137,7 +137,7 @@ def _source_hash(path: str | None) -> str:
     key = (path, st.st_size, st.st_mtime_ns)
     known = _SOURCE_HASHES.get(key)
     if known is None:
-        from jlcache.hashing.hasher import hash as _hash
+        from jlcache.identity import hash as _hash
 
         with open(path, "rb") as fh:
             known = _SOURCE_HASHES[key] = _hash(fh.read())

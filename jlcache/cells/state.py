@@ -67,7 +67,7 @@ def internal_name(name: str) -> bool:
 
 def value_hash(value: Any) -> str:
     """Content hash of an input; raises ``UnhashableError`` (a ``TypeError``) if impossible."""
-    from jlcache.hashing.hasher import hash as _hash
+    from jlcache.identity import hash as _hash
 
     return _hash(value)
 

@@ -26,7 +26,8 @@ Grammar (all integers little-endian; ``Q`` = u64, ``q`` = i64):
   an enclosing container (cycles), ``A`` arrays (``m`` prefix: a memmap with
   ``coerce_mmap=False``), ``a`` numpy scalars, ``J``/``K``/``L`` pandas Index/Series/
   DataFrame, ``R`` objects through their reduce protocol (``g`` names a class/function in
-  it), ``X`` functions and classes (their ``identity.function_token``), ``w`` raw frames.
+  it), ``X`` functions and classes (their ``identity.function_token``), ``U`` types with a
+  registered reduction (``register``), ``w`` raw frames.
   Every tag is unique, so no two encodings share a prefix.
 """
 
@@ -371,17 +372,50 @@ def _constant(tag: bytes):
     return lambda h, obj: h._append(tag)
 
 
-_function_token = None
+# How functions, methods and classes hash: by the token of what they *are* (their code and
+# dependencies), which ``jlcache.identity`` computes and registers when it is imported.
+# Identity itself hashes the data a function reads, so the two cannot import each other:
+# hashing defines the slot, identity fills it (``jlcache.hash`` always loads identity).
+_callable_token: Any = None
+
+
+def register_callable_token(token: Any) -> None:
+    """Make ``token(callable) -> str`` the content of every function, method and class."""
+    global _callable_token
+    _callable_token = token
 
 
 def _function(h: Hasher, obj: Any) -> None:
-    global _function_token
-    if _function_token is None:
-        from jlcache.identity.functions import function_token
+    token = _callable_token
+    if token is None:
+        from jlcache.errors import UnhashableError
 
-        _function_token = function_token
+        raise UnhashableError(
+            f"jlcache.hashing cannot hash {obj!r} on its own: functions and classes are hashed "
+            "by their identity (their code and what it depends on), which jlcache.identity "
+            "provides. Use jlcache.hash, or import jlcache.identity before hashing.")
     h._append(b"X")
-    _str(h, _function_token(obj))
+    _str(h, token(obj))
+
+
+def register(cls: type, reduce: Any) -> None:
+    """Hash instances of ``cls`` (exactly that class) as ``reduce(obj)`` would hash.
+
+    For types whose content is not in their attributes (handles, proxies, caches), or whose
+    default hash is too slow: ``register(Point, lambda p: (p.x, p.y))``. The class's
+    qualified name is part of the hash, so two types reducing to equal values still differ.
+    """
+    if not isinstance(cls, type) or not callable(reduce):
+        raise TypeError("register(cls, reduce) takes a class and a function of one instance, "
+                        f"got {type(cls).__name__} and {type(reduce).__name__}.")
+    name = f"{cls.__module__}.{cls.__qualname__}"
+
+    def encode(h: Hasher, obj: Any) -> None:
+        h._append(b"U")
+        _str(h, name)
+        _encode(h, reduce(obj))
+
+    _DISPATCH[cls] = encode
 
 
 def _enter(h: Hasher, obj: object) -> bool:

@@ -42,6 +42,7 @@ from typing import Any
 
 import xxhash
 
+from jlcache.hashing import register_callable_token
 from jlcache.identity.callables import bound_state, is_memorized, is_method_like, user_wrapped
 from jlcache.identity.callables import target as _target
 from jlcache.identity.origin import (
@@ -437,3 +438,6 @@ def _hex_parts(parts: tuple[str, ...] | list[str]) -> str:
     framed = "".join(f"{len(p)}:{p}" for p in parts)
     return xxhash.xxh3_128_hexdigest(framed.encode("utf-8", "surrogatepass"))
 
+
+# Functions and classes inside hashed values are keyed by what they are: fill hashing's slot.
+register_callable_token(function_token)

@@ -73,7 +73,7 @@ def run_memo(shell: Any, memory: Any, raw: str, opts: MemoOptions) -> Any:
     quiet = analysis.has_last_expr and _semicolon_at_end(source)
     if opts.off or getattr(memory, "store", None) is None:
         return _execute(shell, source, raw, quiet)[1]
-    from jlcache.hashing.hasher import hash as _hash
+    from jlcache.identity import hash as _hash
 
     version = _hash(analysis.normalized + (";" if quiet else ""))[:16]
     cell = _Cell(raw, source, analysis, opts.name or f"cell-{version[:12]}", version,
@@ -121,7 +121,7 @@ def _run_cached(shell: Any, memory: Any, cell: _Cell, opts: MemoOptions) -> Any:
 
 
 def _ref(cell: _Cell, hashes: dict[str, str]) -> Any:
-    from jlcache.hashing.hasher import hash as _hash
+    from jlcache.identity import hash as _hash
     from jlcache.store.local import EntryRef
 
     return EntryRef(_KIND, cell.slot, cell.version, _hash(sorted(hashes.items()))[:32])

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from jlcache import events, stats
 from jlcache._fs import PROCESS_ERRNOS
 from jlcache.errors import CorruptEntryError, CorruptEntryWarning, NotCachedWarning, UnhashableError
-from jlcache.hashing.hasher import hash as _hash
+from jlcache.identity import hash as _hash
 from jlcache.identity.functions import FunctionIdentity, bound_state, identify
 from jlcache.identity.own_state import describe, exclude_state, mutated_state, state_snapshot
 from jlcache.memory.keys import (

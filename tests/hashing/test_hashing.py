@@ -195,9 +195,11 @@ def test_hasher_streams_and_frames_raw_bytes():
     assert Hasher().update(big).update(2).hexdigest() == Hasher().update(big.copy()).update(2).hexdigest()
 
 
-def test_functions_delegate_to_identity(monkeypatch):
+def test_functions_hash_by_the_registered_identity_token(monkeypatch):
     import jlcache.hashing.hasher as hashing
     import jlcache.identity.functions as identity
+
+    assert hashing._callable_token is identity.function_token, "identity registers itself"
 
     def f(x):
         return x + 1
@@ -208,8 +210,7 @@ def test_functions_delegate_to_identity(monkeypatch):
         calls.append(func)
         return "tok-" + func.__name__
 
-    monkeypatch.setattr(hashing, "_function_token", None)
-    monkeypatch.setattr(identity, "function_token", fake_token)
+    monkeypatch.setattr(hashing, "_callable_token", fake_token)
     assert hash(f) == hash(f) != hash(len)
     assert calls[:2] == [f, f]
     monkeypatch.undo()
@@ -323,7 +324,7 @@ def test_pandas_series_name_and_multiindex():
 _CHILD = """
 import collections, dataclasses, json, sys
 import numpy as np, pandas as pd
-from jlcache.hashing.hasher import hash
+from jlcache import hash
 
 class Local:
     def __init__(self):
@@ -491,3 +492,44 @@ def test_unbound_builtins_still_hash_by_name():
     assert hash(len) == hash(len)
     assert hash(list.append) != hash(list.extend)
     assert hash(dict.fromkeys) != hash(collections.OrderedDict.fromkeys)
+
+
+# --- registration: identity fills in callables, users can register their types --------------
+
+
+def test_hashing_alone_refuses_functions_and_says_what_to_do(python) -> None:
+    python("""
+        import sys
+        from jlcache.hashing import hash
+        from jlcache.errors import UnhashableError
+        assert "jlcache.identity" not in sys.modules
+        assert hash((1, "a")) == hash((1, "a"))
+        try:
+            hash(len)
+        except UnhashableError as exc:
+            assert "jlcache.hash" in str(exc) and "jlcache.identity" in str(exc)
+        else:
+            raise AssertionError("hashed a function without its identity")
+        import jlcache
+        assert jlcache.hash(len) == hash(len)  # jlcache.hash plugged identity in
+    """)
+
+
+def test_register_hashes_a_type_by_its_reduction() -> None:
+    from jlcache.hashing import register
+
+    class Handle:
+        def __init__(self, key, cache):
+            self.key, self.cache = key, cache
+
+    register(Handle, lambda obj: obj.key)
+    assert hash(Handle("a", object())) == hash(Handle("a", object()))
+    assert hash(Handle("a", None)) != hash(Handle("b", None))
+    assert hash(Handle("a", None)) != hash("a"), "the type is part of the hash"
+
+
+def test_register_checks_its_arguments() -> None:
+    from jlcache.hashing import register
+
+    with pytest.raises(TypeError, match="register"):
+        register("Handle", lambda obj: obj)  # type: ignore[arg-type]
