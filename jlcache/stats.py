@@ -47,7 +47,8 @@ def _count(name: str, data: dict) -> None:
     if name not in _COUNTED:
         return
     get = data.get
-    key = (get("kind", "functions"), get("group") or get("func"), get("version"))
+    key: tuple[str, str, str] = (get("kind", "functions"),
+                                 get("group") or get("func"), get("version"))  # type: ignore[assignment]
     saved = get("duration") if name == "cache.hit" else None
     with _lock:
         counts = _counts.get(key)

@@ -85,7 +85,7 @@ class Hasher:
             raise ValueError(f"unknown hash_name {hash_name!r}: jlcache supports "
                              f"{sorted(_ALGORITHMS)}; use the default 'xxh3_128' unless you need "
                              "joblib's names") from None
-        self._h = None  # created on the first large buffer; small values are hashed in one shot
+        self._h: Any = None  # created on the first large buffer; small values hashed in one shot
         self._parts: list[bytes] = []
         self._append = self._parts.append
         self._active: dict[int, int] = {}  # id -> depth of containers being encoded (cycles)
@@ -122,24 +122,23 @@ class Hasher:
             data = b"".join(self._parts)
             self._parts[:] = (data,)
             return xxhash.xxh3_128_hexdigest(data)
-        self._flush()
-        return self._h.hexdigest()
+        return str(self._flush().hexdigest())
 
     def digest(self) -> bytes:
-        self._flush()
-        return self._h.digest()
+        return bytes(self._flush().digest())
 
-    def _flush(self) -> None:
+    def _flush(self) -> Any:
+        """The running digest with every pending part fed into it."""
         if self._h is None:
-            self._h = self._factory()
+            self._h = self._factory()  # type: ignore[operator]
         if self._parts:
             self._h.update(b"".join(self._parts))
             self._parts.clear()
+        return self._h
 
     def _feed(self, buf: Any) -> None:
         """Large buffers skip the join: flush what is pending, then hash the buffer in place."""
-        self._flush()
-        self._h.update(buf)
+        self._flush().update(buf)
 
 
 def hash(obj: object, hash_name: str = "xxh3_128", coerce_mmap: bool = True) -> str:

@@ -136,7 +136,7 @@ def _dataclass(h: Hasher, obj: Any) -> None:
 def _namedtuple(h: Hasher, obj: tuple) -> None:
     h._append(b"n")
     _global(h, type(obj))
-    _tuple(h, type(obj)._fields)
+    _tuple(h, type(obj)._fields)  # type: ignore[attr-defined]
     _tuple(h, obj)
 
 
@@ -157,7 +157,7 @@ def _object(h: Hasher, obj: Any) -> None:
         return
     func, args, state, listitems, dictitems = (*rv, None, None, None)[:5]
     h._append(_TQ(b"R", len(rv)))
-    if func is copyreg.__newobj__ or func is copyreg.__newobj_ex__:
+    if func is copyreg.__newobj__ or func is copyreg.__newobj_ex__:  # type: ignore[attr-defined]
         _global(h, args[0])
         args = args[1:]
     else:

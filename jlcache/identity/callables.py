@@ -96,12 +96,12 @@ def bound_state(func: Callable) -> tuple:
     obj = func
     while True:
         if is_memorized(obj):
-            obj = obj.func
+            obj = obj.func  # type: ignore[attr-defined]
         elif type(obj) is _partial:
             state += (obj.args, obj.keywords)
             obj = obj.func
         elif is_method_like(obj):
-            state.append(obj.__self__)
+            state.append(obj.__self__)  # type: ignore[attr-defined]
             return tuple(state)
         elif isinstance(obj, (_FunctionType, type, staticmethod, classmethod)):
             return tuple(state)

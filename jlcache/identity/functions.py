@@ -52,7 +52,7 @@ from jlcache.identity.origin import (
     is_user_module,
     is_user_module_name,
 )
-from jlcache.identity.source import CodeInfo, analyze
+from jlcache.identity.source import CodeInfo, _forget, analyze
 
 __all__ = ["FunctionIdentity", "bound_state", "function_token", "identify", "unwrap"]
 
@@ -175,7 +175,7 @@ def _entry(func: types.FunctionType) -> _Entry:
     if hit is not None and hit[0]() is func and hit[1].code is func.__code__:
         return hit[1]                                       # (__code__ can be reassigned)
     entry = _Entry(func)
-    _ENTRIES[key] = (weakref.ref(func, lambda _r, k=key: _ENTRIES.pop(k, None)), entry)
+    _ENTRIES[key] = (weakref.ref(func, _forget(_ENTRIES, key)), entry)
     return entry
 
 

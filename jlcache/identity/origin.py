@@ -69,7 +69,7 @@ def _module_is_user(module: str | None) -> bool:
     if mod is None:                  # exec'd into a namespace that is not an imported module
         return True
     file = getattr(mod, "__file__", None)
-    return bool(file) and not is_installed_path(file)
+    return isinstance(file, str) and not is_installed_path(file)
 
 
 def is_user_function(func: types.FunctionType) -> bool:
@@ -100,7 +100,7 @@ def is_user_module(mod: types.ModuleType) -> bool:
     if _is_jlcache(mod.__name__):
         return False
     file = getattr(mod, "__file__", None)
-    return bool(file) and not is_installed_path(file)
+    return isinstance(file, str) and not is_installed_path(file)
 
 
 def package_version(module: str) -> str:

@@ -33,6 +33,7 @@ import xxhash
 __all__ = ["CodeInfo", "analyze", "structural_hash"]
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_Node = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda  # what a code object comes from
 _DOC_OWNERS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
 _GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _ATTR_LOADS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
@@ -61,7 +62,7 @@ def analyze(code: CodeType, globals_: dict[str, Any] | None = None) -> CodeInfo:
     info = _analyze(code, globals_ or {})
     key = id(code)
     with _LOCK:
-        _CACHE[key] = (weakref.ref(code, lambda _r, k=key: _CACHE.pop(k, None)), info)
+        _CACHE[key] = (weakref.ref(code, _forget(_CACHE, key)), info)
     return info
 
 
@@ -152,6 +153,7 @@ def _find_node(code: CodeType) -> ast.AST | None:
     if index is None:
         return None
     nodes = index.by_line.get(code.co_firstlineno, ())
+    candidates: list[_Node]
     if code.co_name == "<lambda>":
         candidates = [n for n in nodes if isinstance(n, ast.Lambda)]
     else:
@@ -161,7 +163,7 @@ def _find_node(code: CodeType) -> ast.AST | None:
     return _by_position(candidates, code)
 
 
-def _by_position(candidates: list[ast.AST], code: CodeType) -> ast.AST | None:
+def _by_position(candidates: list[_Node], code: CodeType) -> _Node | None:
     """The candidate that matches ``code``'s arguments, nested lambdas and positions.
 
     An outer lambda's instructions may all sit inside its inner lambda (``lambda y: lambda
@@ -178,7 +180,13 @@ def _by_position(candidates: list[ast.AST], code: CodeType) -> ast.AST | None:
                        for p in positions)]
     if not fitting:
         return None
-    return min(fitting, key=lambda n: (n.end_lineno - n.lineno, n.end_col_offset - n.col_offset))
+    return min(fitting, key=_extent)
+
+
+def _extent(node: _Node) -> tuple[int, int]:
+    """How many lines and columns a node spans: the innermost fitting candidate wins."""
+    return ((node.end_lineno or node.lineno) - node.lineno,
+            (node.end_col_offset or node.col_offset) - node.col_offset)
 
 
 def _arg_names(code: CodeType) -> tuple[str, ...]:
@@ -187,7 +195,7 @@ def _arg_names(code: CodeType) -> tuple[str, ...]:
     return code.co_varnames[:n]
 
 
-def _node_args(node: ast.AST) -> tuple[str, ...]:
+def _node_args(node: _Node) -> tuple[str, ...]:
     a = node.args
     names = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
     names += [x.arg for x in (a.vararg, a.kwarg) if x is not None]
@@ -321,3 +329,8 @@ def _sub_digest(obj: Any) -> bytes:
     h = xxhash.xxh3_128()
     _feed(h, obj)
     return h.digest()
+
+
+def _forget(cache: dict, key: int) -> Any:
+    """A weakref callback that drops ``key`` from ``cache`` when its object dies."""
+    return lambda _ref: cache.pop(key, None)
