@@ -148,11 +148,47 @@ def hash(obj: object, hash_name: str = "xxh3_128", coerce_mmap: bool = True) -> 
     makes an ``np.memmap`` differ from the ndarray with the same content (joblib's option).
     Raises ``UnhashableError`` (a ``TypeError``) for objects with no readable content.
     """
+    if type(obj) is tuple and hash_name == "xxh3_128" and len(obj) < 32:
+        parts = [_TUPLE_HEADERS[len(obj)]]
+        if _plain_tuple(parts.append, obj, 3):  # argument tuples: no Hasher, no dispatch
+            return xxhash.xxh3_128_hexdigest(b"".join(parts))
     h = Hasher(hash_name, coerce_mmap)
     h.update(obj)
     if h._h is None and h._factory is xxhash.xxh3_128:  # the common case, one C call
         return xxhash.xxh3_128_hexdigest(b"".join(h._parts))
     return h.hexdigest()
+
+
+_TUPLE_HEADERS = [_TQ(b"(", n) for n in range(32)]
+
+
+def _plain_tuple(append: Any, obj: tuple, depth: int) -> bool:
+    """Encode a short tuple of str/int/float/bool/None (and such tuples) exactly as ``_items``
+    and ``_tuple`` do; False (``append`` then holds junk) for anything else."""
+    for x in obj:
+        t = type(x)
+        if t is str:
+            data = x.encode("utf-8", "surrogatepass")
+            append(_TQ(b"s", len(data)))
+            append(data)
+        elif t is int:
+            try:
+                append(_Tq(b"i", x))
+            except struct.error:
+                return False
+        elif t is float:
+            append(_Td(b"f", x))
+        elif x is None:
+            append(b"N")
+        elif t is bool:
+            append(b"T" if x else b"F")
+        elif t is tuple and depth and len(x) < 32:
+            append(_TUPLE_HEADERS[len(x)])
+            if not _plain_tuple(append, x, depth - 1):
+                return False
+        else:
+            return False
+    return True
 
 
 # --- dispatch --------------------------------------------------------------------------------

@@ -533,3 +533,15 @@ def test_register_checks_its_arguments() -> None:
 
     with pytest.raises(TypeError, match="register"):
         register("Handle", lambda obj: obj)  # type: ignore[arg-type]
+
+
+_plain = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=5).map(tuple), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_plain, max_size=6).map(tuple))
+def test_the_fast_path_for_plain_tuples_hashes_as_the_general_encoder(value):
+    """Argument tuples skip the Hasher; the bytes they hash must be the general encoding's."""
+    assert hash(value) == Hasher().update(value).hexdigest()
