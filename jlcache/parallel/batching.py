@@ -10,7 +10,11 @@ suspiciously fast first tasks cannot produce one giant batch.
 
 from __future__ import annotations
 
-__all__ = ["AutoBatcher", "FixedBatcher"]
+import sys
+from numbers import Integral
+from typing import Any
+
+__all__ = ["AutoBatcher", "FixedBatcher", "check_batch_size", "check_pre_dispatch"]
 
 TARGET = 0.05          # seconds of work per batch: ~0.1-0.5% overhead, good balance
 PARENT_TARGET = 0.01   # seconds the parent spends building one batch (keeps the pipeline full)
@@ -18,13 +22,44 @@ MAX_GROWTH = 16        # a batch is at most this many times the largest measured
 MAX_BATCH = 100_000
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def check_batch_size(size: Any) -> int:
+    """``batch_size`` as an int, or a TypeError/ValueError naming it (never islice's)."""
+    if isinstance(size, str):
+        raise ValueError(f"batch_size={size!r} is not valid: use 'auto' or a positive int.")
+    if not _is_int(size):
+        raise TypeError(f"batch_size must be 'auto' or a positive int, got "
+                        f"{type(size).__name__} {size!r}.")
+    if size < 1:
+        raise ValueError(f"batch_size={size!r} is not valid: use 'auto' or a positive int.")
+    if size > sys.maxsize:
+        raise ValueError(f"batch_size={size!r} is too large: the largest is sys.maxsize "
+                         f"({sys.maxsize}); a batch_size above the number of tasks already "
+                         "sends them all in one batch.")
+    return int(size)
+
+
+def check_pre_dispatch(value: Any) -> None:
+    """``pre_dispatch`` is ``'all'``, an expression of ``n_jobs`` (checked when the call
+    starts, where ``n_jobs`` is known) or a positive int."""
+    if isinstance(value, str):
+        return
+    if not _is_int(value):
+        raise TypeError(f"pre_dispatch must be a positive int, 'all' or an expression of "
+                        f"n_jobs like '2 * n_jobs', got {type(value).__name__} {value!r}.")
+    if value < 1:
+        raise ValueError(f"pre_dispatch={value!r} is not valid: at least one batch must be "
+                         "dispatched; use a positive int, 'all' or e.g. '2 * n_jobs'.")
+
+
 class FixedBatcher:
     """``batch_size=K``: always K."""
 
     def __init__(self, size: int) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"batch_size must be 'auto' or a positive int, got {size!r}.")
-        self.size = size
+        self.size = check_batch_size(size)
 
     def next_size(self, remaining: int | None, n_jobs: int) -> int:
         return self.size

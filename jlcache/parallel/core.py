@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 
 from jlcache.parallel import backends, config
-from jlcache.parallel.batching import AutoBatcher, FixedBatcher
+from jlcache.parallel.batching import AutoBatcher, FixedBatcher, check_pre_dispatch
 from jlcache.parallel.config import Default
 from jlcache.parallel.jobs import BackgroundJob, new_job_id
 
@@ -60,10 +60,12 @@ class Parallel:
         self.background = background
         if batch_size != "auto":
             FixedBatcher(batch_size)  # validates
+        check_pre_dispatch(pre_dispatch)
         from jlcache.parallel.sharing import parse_nbytes
 
         self._max_nbytes = parse_nbytes(self.max_nbytes)
         self._backend, self._n_jobs = self._resolve_backend(backend, cfg, backend_kwargs)
+        self._window(1)  # a bad pre_dispatch expression fails here, not at the first call
         self._managed = False
         self._sharer: Any = None
         self._running = False
@@ -130,7 +132,8 @@ class Parallel:
             self._backend.stop()
         finally:
             if self._sharer is not None:
-                self._sharer.close()
+                # leaving on an exception: the files are gone before the caller sees it
+                self._sharer.close(wait=exc[0] is not None)
                 self._sharer = None
 
     # --- calls -------------------------------------------------------------------------------
@@ -174,7 +177,7 @@ class Parallel:
                       reporters=make_reporters(self.progress, self.verbose,
                                                f"Parallel(n_jobs={n_workers})"))
         except BaseException:
-            self._release()
+            self._release("error")
             raise
         run.backend_release = self._release
         if job is not None:
@@ -210,8 +213,13 @@ class Parallel:
                                        by_content=self._managed)
         return self._sharer
 
-    def _release(self) -> None:
-        """End of one call: keep the pool and shared files inside a ``with`` block."""
+    def _release(self, status: str = "done") -> None:
+        """End of one call: keep the pool and shared files inside a ``with`` block.
+
+        After a successful call the shared files are removed in the background; after an
+        error, Ctrl-C or cancellation they are removed before the exception reaches the
+        caller (who may look at, or run out of, ``/dev/shm`` right away).
+        """
         sharer = self._sharer
         if not self._managed:
             self._running = False
@@ -220,7 +228,7 @@ class Parallel:
                 self._backend.stop()
             finally:
                 if sharer is not None:
-                    sharer.close()
+                    sharer.close(wait=status != "done")
         elif sharer is not None:
             sharer.end_call()
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from jlcache.errors import UnpicklableTaskError
 
-__all__ = ["describe_func", "describe_task", "unpicklable_error"]
+__all__ = ["describe_func", "describe_task", "timeout_consequence", "unpicklable_error",
+           "unpicklable_result_note"]
 
 _repr = reprlib.Repr()
 _repr.maxstring = 40
@@ -82,3 +83,26 @@ def unpicklable_error(tasks: list, start: int, cause: BaseException) -> Unpickla
     return UnpicklableTaskError(
         f"Tasks #{start}-#{start + len(tasks) - 1} could not be pickled to send them to a worker "
         f"process: {type(cause).__name__}: {cause}. {hint}")
+
+
+def unpicklable_result_note(tasks: list, start: int, backend: str) -> str:
+    """The note added to the error of a worker that could not pickle a batch's results."""
+    if len(tasks) == 1:
+        which = f"task #{start} ({describe_task(tasks[0])})"
+    else:
+        which = (f"one of tasks #{start}-#{start + len(tasks) - 1} "
+                 f"({describe_task(tasks[0])}, ...)")
+    return (f"jlcache: raised while pickling the result of {which} on the {backend!r} "
+            "backend, to send it back from the worker process. Return picklable values (not "
+            "locks, open files, generators, connections), or use backend='threading'.")
+
+
+def timeout_consequence(in_process: bool) -> str:
+    """What became of the tasks that ran past ``timeout`` (threads cannot be stopped)."""
+    if in_process:
+        return ("Threads cannot be stopped: the running tasks keep running in the background "
+                "(holding their memory, and a CPU if they compute) until they return, but do "
+                "not keep Python from exiting. Use backend='loky' or 'multiprocessing' to have "
+                "timed-out tasks stopped, raise the timeout, or split the work into smaller "
+                "tasks.")
+    return "The running tasks were stopped; raise the timeout or split the work into smaller tasks."

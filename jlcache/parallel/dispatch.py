@@ -18,6 +18,7 @@ when some are still running, asks the backend to ``abort`` (kill its workers).
 
 from __future__ import annotations
 
+import pickle
 import queue
 import reprlib
 import time
@@ -29,7 +30,13 @@ from typing import Any
 from jlcache import events
 from jlcache.errors import TaskTimeoutError
 from jlcache.parallel.cached import plan_batch
-from jlcache.parallel.describe import describe_func, describe_task, unpicklable_error
+from jlcache.parallel.describe import (
+    describe_func,
+    describe_task,
+    timeout_consequence,
+    unpicklable_error,
+    unpicklable_result_note,
+)
 from jlcache.parallel.sharing import dumps
 from jlcache.parallel.tasks import (
     RemoteTraceback,
@@ -45,6 +52,8 @@ PROGRESS_EVERY = 0.2
 _RETRIED: Any = object()  # _collect's answer when the batch was resubmitted to a fresh pool
 ERROR_GRACE = 0.25  # seconds running batches may take to finish after a task error
 _WAKE = object()
+# what a worker raises when it cannot pickle a batch's results to send them back
+_PICKLING_ERRORS = (pickle.PicklingError, TypeError, AttributeError, RecursionError)
 
 
 class JobCancelled(Exception):
@@ -164,7 +173,7 @@ class Run:
                 self._stop_everything(grace)
         finally:
             try:
-                self.backend_release()
+                self.backend_release(status)
             finally:
                 elapsed = time.monotonic() - self._t0
                 self._report(final=True)
@@ -176,7 +185,8 @@ class Run:
                 events.publish("job.end", id=self.job["id"], status=status, elapsed=elapsed,
                                done=self.done, errors=self.errors)
 
-    backend_release: Any = staticmethod(lambda: None)  # set by Parallel (stop or keep the pool)
+    # set by Parallel: stop or keep the pool, remove shared arrays (given the run's status)
+    backend_release: Any = staticmethod(lambda status: None)
 
     # --- dispatch ------------------------------------------------------------------------
     def _take(self) -> list:
@@ -276,8 +286,8 @@ class Run:
         span = f"task #{oldest.start}" if len(oldest.tasks) == 1 else \
             f"tasks #{oldest.start}-#{oldest.start + len(oldest.tasks) - 1}"
         return TaskTimeoutError(
-            f"{span} ({what}) did not finish within timeout={self.timeout}s. The running tasks "
-            "were stopped; raise the timeout or split the work into smaller tasks.")
+            f"{span} ({what}) did not finish within timeout={self.timeout}s. "
+            + timeout_consequence(self._in_process))
 
     def _collect(self, batch: _Batch) -> list:
         if batch.future is None:
@@ -291,6 +301,8 @@ class Run:
                     if self._retry_on_fresh_pool(batch):
                         return _RETRIED
                     raise crash from exc
+                if not self._in_process and isinstance(exc, _PICKLING_ERRORS):
+                    self._note_unpicklable_result(batch, exc)
                 raise
             if type(out) is TaskFailure:
                 self._raise_failure(batch, out)
@@ -304,6 +316,13 @@ class Run:
         self.done += len(batch.tasks)
         self._report()
         return results
+
+    def _note_unpicklable_result(self, batch: _Batch, exc: BaseException) -> None:
+        """A process batch failed outside its tasks (they return a ``TaskFailure``): the
+        worker could not pickle the results back. Say which task, as for a task's error."""
+        note = unpicklable_result_note(batch.tasks, batch.start, self.backend.name)
+        if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
 
     def _raise_failure(self, batch: _Batch, failure: TaskFailure) -> None:
         exc = failure.exc
@@ -363,7 +382,10 @@ class Run:
             from concurrent.futures import wait
 
             running = list(wait(running, timeout=grace).not_done)
-        if (running or self._replace_workers) and self.backend.supports_cancel:
+        # an in-process backend cannot stop a running task, but its abort() hands the next
+        # call fresh threads instead of ones busy with abandoned tasks
+        if (running or self._replace_workers) and (self.backend.supports_cancel
+                                                    or self._in_process):
             self.backend.abort()
 
 

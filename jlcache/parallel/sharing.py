@@ -113,9 +113,62 @@ def load_shared(path: str, dtype: Any, shape: tuple, order: str, mode: str) -> A
     """Worker side: map the shared file (the reduce function of a shared array)."""
     import numpy as np
 
+    if not _memmap_reducer[0]:
+        _install_memmap_reducer(np)
     if not shape or 0 in shape:
         return np.empty(shape, dtype=dtype, order=order)
     return np.memmap(path, dtype=dtype, mode=mode, shape=shape, order=order)
+
+
+_memmap_reducer = [False]
+
+
+def _install_memmap_reducer(np: Any) -> None:
+    """In a worker, send memmaps back as regular arrays with their exact dtype.
+
+    numpy pickles an ``np.memmap`` below protocol 5 through a path that turns ``>i4`` into
+    ``<i4``; and a memmap of a shared file means nothing to the caller, who deletes the
+    file. So a worker that maps shared arrays (only workers call ``load_shared``) sends any
+    memmap result as an ordinary array pickled with protocol 5, as joblib does.
+    """
+    import copyreg
+
+    copyreg.pickle(np.memmap, _reduce_memmap)
+    _memmap_reducer[0] = True
+
+
+def _reduce_memmap(m: Any) -> tuple:
+    import pickle
+
+    import numpy as np
+
+    return (pickle.loads, (pickle.dumps(np.asarray(m), protocol=5),))
+
+
+_mp_reducer = [False]
+
+
+def install_result_reducer() -> None:
+    """In a worker, make ``multiprocessing`` send non-native-byte-order arrays exactly.
+
+    ``concurrent.futures``' process pool pickles results with protocol 4, where numpy turns
+    a ``>i4`` array into ``<i4``. Registering with ``ForkingPickler`` changes only what
+    travels through multiprocessing's pipes, not the worker's other pickling.
+    """
+    from multiprocessing.reduction import ForkingPickler
+
+    import numpy as np
+
+    ForkingPickler.register(np.ndarray, _reduce_ndarray)
+    _mp_reducer[0] = True
+
+
+def _reduce_ndarray(a: Any) -> tuple:
+    if a.dtype.isnative:
+        return a.__reduce_ex__(4)  # what protocol 4 does anyway
+    import pickle
+
+    return (pickle.loads, (pickle.dumps(a, protocol=5),))
 
 
 class ArraySharer:

@@ -12,6 +12,7 @@ the parent, where an unpicklable argument can be named precisely.
 from __future__ import annotations
 
 import pickle
+import sys
 import traceback
 from collections.abc import Callable
 from operator import itemgetter
@@ -118,12 +119,21 @@ def _execute(batch: Any, results: list, durations: list | None, stop: list | Non
 
 
 def _picklable(exc: BaseException) -> BaseException:
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return RuntimeError(f"{type(exc).__module__}.{type(exc).__qualname__}: {exc} "
-                            "(the original exception could not be pickled back to the caller)")
+    """``exc`` itself if it survives the trip back to the caller, else a stand-in.
+
+    Its traceback also travels as text, so a second attempt goes without it (and without
+    its chain): a library that pickles tracebacks (``tblib``, installed by dask) fails on
+    the 1,000 frames of a ``RecursionError``, which must still arrive as a RecursionError.
+    """
+    for _ in range(2):
+        try:
+            pickle.loads(pickle.dumps(exc))
+            return exc
+        except Exception:
+            exc.__traceback__ = None
+            exc.__cause__ = exc.__context__ = None
+    return RuntimeError(f"{type(exc).__module__}.{type(exc).__qualname__}: {exc} "
+                        "(the original exception could not be pickled back to the caller)")
 
 
 def run_batch(batch: list, stop: list | None = None, timed: bool = False,
@@ -151,6 +161,9 @@ def run_batch(batch: list, stop: list | None = None, timed: bool = False,
     return results, perf_counter() - t0, durations, None
 
 
+_result_reducer = [False]  # set once numpy's arrays are sent back exactly (see sharing)
+
+
 def run_pickled(payload: bytes, timed: bool = False) -> Any:
     """Run a cloudpickled batch in a worker process, capturing the events it publishes."""
     from jlcache import events
@@ -163,6 +176,12 @@ def run_pickled(payload: bytes, timed: bool = False) -> Any:
         try:
             _execute(pickle.loads(payload), results, durations, None)
         except BaseException as exc:  # SystemExit too: report it instead of killing the worker
-            return TaskFailure(len(results), _picklable(exc), traceback.format_exc(), results,
-                               durations, list(bucket) or None)
+            tb = traceback.format_exc()  # before _picklable drops the traceback
+            return TaskFailure(len(results), _picklable(exc), tb, results, durations,
+                               list(bucket) or None)
+    if not _result_reducer[0] and "numpy" in sys.modules:
+        _result_reducer[0] = True
+        from jlcache.parallel.sharing import install_result_reducer
+
+        install_result_reducer()
     return results, perf_counter() - t0, durations, bucket or None
