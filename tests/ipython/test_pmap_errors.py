@@ -60,10 +60,17 @@ def test_the_traceback_shows_the_users_frames_not_jlcaches(ip):
     assert [f.name for f in internal] == ["pmap"], "only the magic's own frame (hidden by IPython)"
 
 
-def test_dask_without_a_client_is_a_usage_error_that_says_how_to_start_one(ip):
+def test_dask_without_a_client_is_a_usage_error_that_says_how_to_start_one(ip, monkeypatch):
     distributed = pytest.importorskip("distributed")
-    with pytest.raises(ValueError):
-        distributed.get_client()  # no client in this process: the case the probe hit
+    try:
+        distributed.get_client()
+    except ValueError:
+        pass  # no client in this process: the case the probe hit
+    else:  # the cluster tests' session client is current: hide it as "no client" would
+        def no_client(*args, **kwargs):
+            raise ValueError("No global client found and no address provided")
+
+        monkeypatch.setattr(distributed, "get_client", no_client)
     for line in ("-b dask abs [1, 2]", "-b dask -n 2 abs [1, 2]"):
         with pytest.raises(UsageError, match="Client") as info:
             ip.run_line_magic("pmap", line)
