@@ -12,7 +12,7 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
-__all__ = ["CachePlan", "plan_batch"]
+__all__ = ["CachePlan", "Handoff", "plan_batch", "run_handed_off", "store_partial"]
 
 _first = itemgetter(0)
 
@@ -81,3 +81,61 @@ def plan_batch(tasks: list) -> tuple[CachePlan | None, list]:
             send.append((func, args, kwargs))
         plan.sent_positions.append(pos)
     return plan, send
+
+
+def store_partial(out: Any, plan: CachePlan) -> None:
+    """Store what a stopped in-process batch finished (it ends at a task boundary).
+
+    Runs when the batch returns, possibly after the call has ended: this is what lets a
+    ``%pmap --memo`` re-run after Ctrl-C resume from every finished item.
+    """
+    from jlcache.parallel.tasks import TaskFailure
+
+    try:
+        if type(out) is TaskFailure:
+            plan.store(out.results, out.durations)
+        else:
+            plan.store(out[0], out[2])
+    except BaseException:  # best effort: the call has already ended
+        pass
+
+
+class Handoff:
+    """An in-process batch between ``submit`` and the moment the caller tracks its future.
+
+    A Ctrl-C can land in the caller right after a thread picked the batch up but before the
+    caller knows the batch's future (a task that interrupts the main thread itself does
+    exactly that). The caller then marks the handoff abandoned, and whichever side comes
+    last - the thread finishing the batch, or the caller abandoning it - stores what it
+    finished, so an interrupted call still resumes from every finished item.
+    """
+
+    __slots__ = ("abandoned", "lock", "out", "plan")
+
+    def __init__(self, plan: CachePlan) -> None:
+        import threading
+
+        self.plan, self.out, self.abandoned = plan, None, False
+        self.lock = threading.Lock()
+
+    def finished(self, out: Any) -> None:
+        with self.lock:
+            self.out, abandoned = out, self.abandoned
+        if abandoned:
+            store_partial(out, self.plan)
+
+    def abandon(self) -> None:
+        with self.lock:
+            self.abandoned, out = True, self.out
+        if out is not None:
+            store_partial(out, self.plan)
+
+
+def run_handed_off(handoff: Handoff | None, *args: Any) -> Any:
+    """``run_batch(*args)`` in an in-process worker, reporting to ``handoff`` when it ends."""
+    from jlcache.parallel.tasks import run_batch
+
+    out = run_batch(*args)
+    if handoff is not None:
+        handoff.finished(out)
+    return out

@@ -29,7 +29,7 @@ from typing import Any
 
 from jlcache import events
 from jlcache.errors import TaskTimeoutError
-from jlcache.parallel.cached import plan_batch
+from jlcache.parallel.cached import Handoff, plan_batch, run_handed_off, store_partial
 from jlcache.parallel.describe import (
     describe_func,
     describe_task,
@@ -42,7 +42,6 @@ from jlcache.parallel.tasks import (
     RemoteTraceback,
     TaskFailure,
     compact,
-    run_batch,
     run_pickled,
 )
 
@@ -103,6 +102,7 @@ class Run:
         self._inflight: dict[int, _Batch] = {}
         self._ready: deque[_Batch] = deque()
         self._stop = [False]
+        self._handoff: Handoff | None = None  # an in-process batch submitted, not yet tracked
         self._replace_workers = False  # set when a worker may be unfit for the next tasks
         self._retried = False          # a pool found broken before any result: retried once
         self._cancel_requested = False
@@ -228,7 +228,12 @@ class Run:
             return
         timed = plan is not None
         if self._in_process:
-            fut = self.backend.submit(run_batch, sent, self._stop, timed, self._thread_worker)
+            handoff = self._handoff = Handoff(plan) if plan is not None else None
+            fut = self.backend.submit(run_handed_off, handoff, sent, self._stop, timed,
+                                      self._thread_worker)
+            self._track(batch, fut)
+            self._handoff = None
+            return
         else:
             try:
                 payload = dumps(compact(sent), self.sharer)
@@ -370,6 +375,9 @@ class Run:
         pool usually stays warm for the next call; Ctrl-C and ``cancel()`` get none.
         """
         self._stop[0] = True
+        if self._handoff is not None:  # interrupted between submit and _track
+            self._handoff.abandon()
+            self._handoff = None
         running = [b.future for b in self._inflight.values()
                    if not b.future.cancel() and not b.future.done()]
         if self._in_process:  # threads cannot be killed: they stop after their current task
@@ -397,19 +405,12 @@ def _hint(iterable: Any) -> int | None:
 
 
 def _store_partial(future: Any, plan: Any) -> None:
-    """Store what a stopped in-process batch finished (it ends at a task boundary).
-
-    Runs when the batch returns, possibly after the call has ended: this is what lets a
-    ``%pmap --memo`` re-run after Ctrl-C resume from every finished item.
-    """
+    """Store what a stopped in-process batch finished, once its future has its result."""
     try:
         out = future.result()
-        if type(out) is TaskFailure:
-            plan.store(out.results, out.durations)
-        else:
-            plan.store(out[0], out[2])
     except BaseException:  # best effort: the call has already ended
-        pass
+        return
+    store_partial(out, plan)
 
 
 def _status_of(exc: BaseException) -> str:
