@@ -12,12 +12,15 @@ import errno
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from jlcache.store.layout import KINDS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jlcache.store import Store
 
 __all__ = ["GroupRow", "RemovalFailed", "clear_stale", "collect", "format_table", "human_bytes",
            "removing", "resolve_target"]
-
-KINDS = ("functions", "cells")
 
 
 @dataclass
@@ -43,7 +46,7 @@ def human_bytes(n: float) -> str:
     return human_size(n)
 
 
-def collect(store: Any) -> list[GroupRow]:
+def collect(store: Store) -> list[GroupRow]:
     """Rows for every function and cell group on disk, with this session's counters."""
     from jlcache import stats
 
@@ -86,7 +89,7 @@ def format_table(rows: list[GroupRow], location: Any) -> str:
     return "\n".join(lines)
 
 
-def resolve_target(store: Any, ns: dict, target: str) -> list[tuple[str, str]]:
+def resolve_target(store: Store, ns: dict, target: str) -> list[tuple[str, str]]:
     """The ``(kind, group)`` pairs ``target`` names; empty if none (never builds a path)."""
     groups = {kind: set(store.groups(kind)) for kind in KINDS}
     obj = ns.get(target)
@@ -103,7 +106,7 @@ def resolve_target(store: Any, ns: dict, target: str) -> list[tuple[str, str]]:
 
 def _function_group(obj: Any) -> str | None:
     from jlcache.identity.functions import identify
-    from jlcache.store.local import group_name
+    from jlcache.store.layout import group_name
 
     func = obj.func if getattr(obj, "_jlcache_memorized", False) else obj
     try:
@@ -148,28 +151,26 @@ def _removal_message(what: str, folder: Any, exc: OSError) -> str:
             "use a writable cache with `%jlcache dir PATH`.")
 
 
-def delete_groups(store: Any, targets: list[tuple[str, str]]) -> int:
+def delete_groups(store: Store, targets: list[tuple[str, str]]) -> int:
     """Delete whole groups; returns the number of entries removed."""
     from jlcache import events
-    from jlcache.store.local import group_name
 
     removed = 0
     for kind, group in targets:
         removed += len(store.entries(kind, group))
-        with removing(os.path.join(store.location, kind, group_name(group))):
+        with removing(store.describe((kind, group))):
             store.delete_group(kind, group)
         events.publish("cache.clear", kind=kind, group=group, func=group, version=None, key=None)
     return removed
 
 
-def clear_stale(store: Any) -> list[tuple[str, str, str]]:
+def clear_stale(store: Store) -> list[tuple[str, str, str]]:
     """Delete versions that are not the definition live in this session.
 
     Only groups the session knows a current version of are touched: a function or cell never
     run in this session might still be defined in a notebook not open now.
     """
     from jlcache import events, stats
-    from jlcache.store.local import group_name
 
     removed = []
     for kind in KINDS:
@@ -180,7 +181,7 @@ def clear_stale(store: Any) -> list[tuple[str, str, str]]:
                 continue
             for version in store.versions(kind, group):
                 if version != live:
-                    with removing(os.path.join(store.location, kind, group_name(group), version)):
+                    with removing(store.describe((kind, group, version))):
                         store.delete_version(kind, group, version)
                     removed.append((kind, group, version))
                     events.publish("cache.clear", kind=kind, group=group, func=group,

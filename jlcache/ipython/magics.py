@@ -11,7 +11,7 @@ import argparse
 import re
 import sys
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -20,6 +20,9 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from jlcache.errors import JlcacheError
 from jlcache.ipython import info, pmap
 from jlcache.ipython.memo import MemoOptions, run_memo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jlcache.store import Store
 
 __all__ = ["JlcacheMagics"]
 
@@ -227,7 +230,7 @@ class JlcacheMagics(Magics):
             targets = info.resolve_target(store, self.shell.user_ns, args.target)
             if not targets:
                 raise UsageError(f"no cached function or cell named {args.target!r} in "
-                                 f"{store.location}; `%jlcache info` lists what is cached.")
+                                 f"{store.url}; `%jlcache info` lists what is cached.")
             if len(targets) > 1:
                 names = ", ".join(g for _, g in targets)
                 raise UsageError(f"{args.target!r} matches several cached groups ({names}); "
@@ -235,10 +238,10 @@ class JlcacheMagics(Magics):
             removed = info.delete_groups(store, targets)
             print(f"removed {targets[0][0][:-1]} {targets[0][1]} ({removed} entries)")
 
-    def _clear_all(self, store: Any, yes: bool) -> None:
+    def _clear_all(self, store: Store, yes: bool) -> None:
         rows = info.collect(store)
         summary = (f"{len(rows)} cached functions/cells, {sum(r.entries for r in rows)} entries, "
-                   f"{info.human_bytes(sum(r.bytes for r in rows))} in {store.location}")
+                   f"{info.human_bytes(sum(r.bytes for r in rows))} in {store.url}")
         if not yes:
             print(f"This removes {summary}.")
             try:
@@ -250,7 +253,7 @@ class JlcacheMagics(Magics):
             if answer.strip().lower() not in ("y", "yes"):
                 print("Nothing was deleted.")
                 return
-        with info.removing(store.location, contents=True):
+        with info.removing(store.describe(), contents=True):
             _memory().clear(warn=False)
         print(f"removed {summary}")
 
@@ -271,7 +274,7 @@ def _memory() -> Any:
                          "`%jlcache dir PATH` (or set $JLCACHE_DIR before starting).") from None
 
 
-def _store() -> Any:
+def _store() -> Store:
     store = _memory().store
     if store is None:
         raise UsageError("caching is disabled (no cache location); set one with "

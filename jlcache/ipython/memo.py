@@ -20,11 +20,14 @@ from __future__ import annotations
 import ast
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jlcache.cells import analysis as cells
 from jlcache.cells import inputs, state
 from jlcache.ipython import capture
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jlcache.store import EntryRef, Store
 
 __all__ = ["MemoOptions", "run_memo"]
 
@@ -120,9 +123,9 @@ def _run_cached(shell: Any, memory: Any, cell: _Cell, opts: MemoOptions) -> Any:
     return _run_and_store(shell, memory, cell, (ref, hashes, paths), opts)
 
 
-def _ref(cell: _Cell, hashes: dict[str, str]) -> Any:
+def _ref(cell: _Cell, hashes: dict[str, str]) -> EntryRef:
     from jlcache.identity import hash as _hash
-    from jlcache.store.local import EntryRef
+    from jlcache.store.layout import EntryRef
 
     return EntryRef(_KIND, cell.slot, cell.version, _hash(sorted(hashes.items()))[:32])
 
@@ -141,7 +144,7 @@ def _warn_dynamic(cell: _Cell) -> None:
         "directly (e.g. `x` rather than eval('x')), or use --force after changing them."))
 
 
-def _load(store: Any, ref: Any, mmap_mode: str | None) -> tuple[Any, dict] | None:
+def _load(store: Store, ref: EntryRef, mmap_mode: str | None) -> tuple[Any, dict] | None:
     from jlcache.errors import CorruptEntryError, CorruptEntryWarning
 
     try:
@@ -150,7 +153,7 @@ def _load(store: Any, ref: Any, mmap_mode: str | None) -> tuple[Any, dict] | Non
         return None
     except CorruptEntryError as exc:
         inputs.warn(CorruptEntryWarning(
-            f"The cached entry of cell {ref.group!r} at {store.path(ref)} could not be read "
+            f"The cached entry of cell {ref.group!r} at {store.describe(ref)} could not be read "
             f"({exc}); the cell runs again and its entry is overwritten."))
         return None
     if not isinstance(value, state.CellState) or "payload" not in vars(value):
@@ -275,10 +278,10 @@ def _warn_unstorable(variables: dict[str, Any], value: Any, ns: dict, exc: Excep
         f"with `del {first}` if it is only needed inside the cell."))
 
 
-def _store(memory: Any, cell: _Cell, ref: Any, saved: state.CellState, hashes: dict[str, str],
+def _store(memory: Any, cell: _Cell, ref: EntryRef, saved: state.CellState, hashes: dict[str, str],
            duration: float) -> bool:
 
-    store = memory.store
+    store: Store = memory.store
     meta = {"duration": duration, "time": time.time() - duration, "inputs": hashes,
             "func": cell.display, "input_args": {n: h[:12] for n, h in hashes.items()}}
     try:
@@ -293,12 +296,12 @@ def _store(memory: Any, cell: _Cell, ref: Any, saved: state.CellState, hashes: d
     return True
 
 
-def _warn_store_failed(store: Any, cell: _Cell, exc: Exception) -> None:
+def _warn_store_failed(store: Store, cell: _Cell, exc: Exception) -> None:
     """Once per cell (and cause): a read-only or full cache fails the same way on every run,
     and repeating the warning each time the cell runs only buries the cell's own output."""
     from jlcache.errors import NotCachedWarning
 
-    seen = (str(store.location), cell.slot, cell.version, type(exc).__name__,
+    seen = (store.url, cell.slot, cell.version, type(exc).__name__,
             getattr(exc, "errno", None))
     if seen in _warned_store:
         return
@@ -309,7 +312,7 @@ def _warn_store_failed(store: Any, cell: _Cell, exc: Exception) -> None:
         "choose another location with `%jlcache dir PATH`. (Shown once for this cell.)"))
 
 
-def _map_arrays(memory: Any, ref: Any, saved: state.CellState, ns: dict,
+def _map_arrays(memory: Any, ref: EntryRef, saved: state.CellState, ns: dict,
                 variables: dict[str, Any]) -> None:
     """With ``mmap_mode``, arrays the cell made become the stored memmaps right away, as a
     restore (and ``Memory``'s first call) would give them: same type, same writability."""
@@ -344,7 +347,7 @@ def _notes(cell: _Cell, hashes: dict[str, str]) -> list[str]:
     return [line + "\n" for line in lines]
 
 
-def _why(store: Any, cell: _Cell, hashes: dict[str, str], opts: MemoOptions) -> str:
+def _why(store: Store, cell: _Cell, hashes: dict[str, str], opts: MemoOptions) -> str:
     """The --verbose explanation of a run, from the slot's most recent entry."""
     head = f"[memo] {cell.display}: running"
     if opts.force:

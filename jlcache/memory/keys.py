@@ -144,7 +144,7 @@ class ArgBinder:
                 return bound
         if self._sig is None:
             return (args, dict(sorted(kwargs.items())) if kwargs else {})
-        return self._bind_slow(args, kwargs)
+        return self._bind_slow(self._sig, args, kwargs)
 
     def _bind_fast(self, args: tuple, kwargs: dict) -> tuple | None:
         names = self._names
@@ -171,9 +171,9 @@ class ArgBinder:
             return tuple(v for v, keep in zip(values, self._keep, strict=True) if keep)
         return tuple(values)
 
-    def _bind_slow(self, args: tuple, kwargs: dict) -> tuple:
+    def _bind_slow(self, sig: inspect.Signature, args: tuple, kwargs: dict) -> tuple:
         try:
-            ba = self._sig.bind(*args, **kwargs)
+            ba = sig.bind(*args, **kwargs)
         except TypeError as exc:
             self._raise_own_error(args, kwargs, exc)
             raise  # pragma: no cover - _raise_own_error always raises

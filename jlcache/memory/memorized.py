@@ -4,7 +4,7 @@ A call flows as::
 
     args, kwargs --ArgBinder--> bound tuple --hash((bound, bound_state))--> key
     identify(func) -> (group, version)           EntryRef(kind, group, version, key)
-    Store.get(ref) -- hit --> touch, cache.hit --> value
+    Store.get(ref) -- hit --> touch, cache.hit --> value       (Store: jlcache/store/base.py)
                   \\- miss --> per-key lock --> func(...) --> Store.put --> cache.store --> value
 
 The hit path is kept lean on purpose (it is what a notebook pays on every re-run): the
@@ -40,7 +40,7 @@ from jlcache.memory.keys import (
 )
 from jlcache.memory.locks import KeyLocks
 from jlcache.memory.results import MISS, CacheKey, MemorizedResult, NotMemorizedResult
-from jlcache.store.local import EntryRef, group_name
+from jlcache.store import EntryRef, Store, group_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from jlcache.memory.memory import Memory
@@ -52,7 +52,6 @@ _WARNED_UNPICKLABLE: set[str] = set()  # functions already warned about an unpic
 _KIND = "functions"
 _LOCKS = KeyLocks(MISS)
 _groups: dict[str, str] = {}
-_infos_written: set[tuple[str, str, str, str]] = set()
 _perf = time.perf_counter
 
 
@@ -78,6 +77,7 @@ class MemorizedFunc:
                pinned: FunctionIdentity | None = None) -> None:
         self.func = func
         self._memory = memory
+        self._cache_store: Store = memory._checked_store()
         self.ignore = check_ignore(ignore)
         self._verbose = verbose
         self.mmap_mode = mmap_mode
@@ -148,7 +148,7 @@ class MemorizedFunc:
         if value is not MISS:
             callback = self.cache_validation_callback
             if callback is not None and not callback(_joblib_meta(meta)):
-                self._memory.store.delete(ref)  # invalid for good, as in joblib
+                self._cache_store.delete(ref)  # invalid for good, as in joblib
                 value = MISS
             else:  # Store.get has recorded the access (in memory, no write)
                 if self._verbose:
@@ -168,7 +168,7 @@ class MemorizedFunc:
 
     def _load(self, ref: EntryRef, quiet: bool = False) -> tuple[Any, dict]:
         try:
-            return self._memory.store.get(ref, mmap_mode=self.mmap_mode)
+            return self._cache_store.get(ref, mmap_mode=self.mmap_mode)
         except KeyError:
             return MISS, {}
         except (CorruptEntryError, OSError) as exc:  # damaged, or unreadable (permissions, I/O)
@@ -176,7 +176,7 @@ class MemorizedFunc:
                 raise  # out of descriptors or memory: recomputing would not help
             if not quiet:
                 warnings.warn(CorruptEntryWarning(
-                    f"The cache entry of {self._name} at {self._memory.store.path(ref)} could "
+                    f"The cache entry of {self._name} at {self._cache_store.describe(ref)} could "
                     f"not be read ({exc}); it is treated as a miss and will be recomputed and "
                     "overwritten. No action is needed unless this keeps happening (then check "
                     "the disk, or clear the cache)."), stacklevel=4)
@@ -194,7 +194,7 @@ class MemorizedFunc:
                 "input_args": self._input_args(args, kwargs), "func": self._name}
         self._write_info(ref)
         try:
-            nbytes = memory.store.put(ref, value, meta, compress=memory.compress)
+            nbytes = self._cache_store.put(ref, value, meta, compress=memory.compress)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
             if self._name not in _WARNED_UNPICKLABLE:  # once per function: not on every call
                 _WARNED_UNPICKLABLE.add(self._name)
@@ -224,18 +224,18 @@ class MemorizedFunc:
             return {}
 
     def _write_info(self, ref: EntryRef) -> None:
-        mark = (str(self._memory.store.location), ref.kind, ref.group, ref.version)
-        if mark in _infos_written:
-            return
-        _infos_written.add(mark)
-        ident = self._ident()
-        info = {"module": ident.module, "qualname": ident.qualname,
-                "signature": signature_line(self.func), "first_line": first_source_line(self.func),
-                "code_hash": ident.code_hash, "deps_hash": ident.deps_hash, "created": time.time()}
+        """Describe the version for listings; the store does it once per process and cache,
+        so the description (which reads the source) is built only then."""
         try:
-            self._memory.store.write_info(ref.kind, ref.group, ref.version, info)
+            self._cache_store.write_info(ref.kind, ref.group, ref.version, self._describe)
         except Exception as exc:  # read-only caches still serve hits; the put reports the failure
             _log.debug("could not write _info.json for %s: %s", self._name, exc)
+
+    def _describe(self) -> dict[str, Any]:
+        ident = self._ident()
+        return {"module": ident.module, "qualname": ident.qualname,
+                "signature": signature_line(self.func), "first_line": first_source_line(self.func),
+                "code_hash": ident.code_hash, "deps_hash": ident.deps_hash, "created": time.time()}
 
     # -- computing ----------------------------------------------------------------------------
 
@@ -257,11 +257,11 @@ class MemorizedFunc:
             ref = self._own_state(ref, snap)
             if self._verbose:
                 _log.info("[Memory] %s computed in %.3fs", self._name, duration)
-            meta = self._put(ref, out, duration, args, kwargs)
-            if meta is None:
+            stored = self._put(ref, out, duration, args, kwargs)
+            if stored is None:
                 slot.result = out
                 return out, {}
-            return self._reload(ref, out), _joblib_meta(meta)
+            return self._reload(ref, out), _joblib_meta(stored)
 
     def _own_state(self, ref: EntryRef, snap: dict | None) -> EntryRef:
         """Stop keying on state the call itself mutated (else every call is a new version)."""
@@ -307,7 +307,7 @@ class MemorizedFunc:
         return MemorizedResult(self._memory, ref, self.mmap_mode, meta, self._name)
 
     def _cached_meta(self, ref: EntryRef) -> dict | None:
-        store = self._memory.store
+        store = self._cache_store
         try:
             meta = _joblib_meta(store.meta(ref))
         except (KeyError, CorruptEntryError):
@@ -330,7 +330,7 @@ class MemorizedFunc:
         A pure query (no events, no counters, no access time, nothing deleted): an entry
         the callback rejects is reported as absent but left for the next call to replace.
         """
-        store = self._memory.store
+        store = self._cache_store
         ref = self._ref(args, kwargs)
         callback = self.cache_validation_callback
         if callback is None:
@@ -344,7 +344,7 @@ class MemorizedFunc:
     def cache_key(self, *args: Any, **kwargs: Any) -> CacheKey:
         """Which entry this call maps to (and where it lives on disk)."""
         ref = self._ref(args, kwargs)
-        return CacheKey(ref.kind, ref.group, ref.version, ref.key, self._memory.store.path(ref),
+        return CacheKey(ref.kind, ref.group, ref.version, ref.key, self._cache_store.local_path(ref),
                         self._name, self._input_args(args, kwargs))
 
     def clear(self, warn: bool = True) -> None:
@@ -352,7 +352,7 @@ class MemorizedFunc:
         _, group, _ = self._identity()
         if warn:
             _log.info("[Memory] clearing every cached version of %s", self._name)
-        self._memory.store.delete_group(_KIND, group)
+        self._cache_store.delete_group(_KIND, group)
         if events.has_subscribers():
             events.publish("cache.clear", kind=_KIND, group=group, func=self._name,
                            version=None, key=None)
@@ -390,7 +390,7 @@ def _memory_for(location: Any, backend: str, compress: Any) -> Memory:
     return Memory(location, backend=backend, compress=compress)
 
 
-def _rebuild(cls: type, func: Callable, memory: Memory, ignore: list[str], verbose: int,
+def _rebuild(cls: type[MemorizedFunc], func: Callable, memory: Memory, ignore: list[str], verbose: int,
              mmap_mode: str | None, callback: Callable[[dict], bool] | None,
              pinned: FunctionIdentity) -> MemorizedFunc:
     """Unpickle a ``MemorizedFunc`` with its pinned identity (``identify`` is not run)."""

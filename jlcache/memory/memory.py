@@ -1,7 +1,8 @@
 """joblib-compatible ``Memory``: the entry point of the disk cache.
 
 ``Memory`` holds the options (location, ``mmap_mode``, compression, ``bytes_limit``) and
-the ``Store``; ``Memory.cache`` wraps functions in ``MemorizedFunc`` (``_memorized.py``),
+the ``Store`` (from ``open_store``: ``Memory`` never names a store class, so other kinds of
+store need no change here); ``Memory.cache`` wraps functions in ``MemorizedFunc`` (``memorized.py``),
 which does the per-call work. With ``location=None`` nothing is cached and calls go
 straight through (``NotMemorizedFunc``), exactly as in joblib.
 
@@ -37,7 +38,7 @@ from jlcache.memory.results import (
 )
 from jlcache.memory.variants import AsyncMemorizedFunc
 from jlcache.serialize.format import normalize_compress
-from jlcache.store.local import Store, parse_age, parse_size
+from jlcache.store import Store, open_store, parse_age, parse_size
 
 __all__ = [
     "MISS",
@@ -99,8 +100,8 @@ class Memory:
         self._warn_lock = threading.Lock()
         self.store: Store | None = None
         if location is not None:
-            self.store = Store(location, bytes_limit=self.bytes_limit)
-        self._lock_scope = None if self.store is None else str(self.store.location)
+            self.store = open_store(location, bytes_limit=self.bytes_limit)
+        self._lock_scope = None if self.store is None else self.store.url
         if verbose:
             _ensure_visible_logging()
         stats.ensure_listening()
@@ -108,6 +109,14 @@ class Memory:
     @property
     def verbose(self) -> int:
         return self._verbose
+
+    def _checked_store(self) -> Store:
+        """The store, for the objects that exist only when there is one (``MemorizedFunc``,
+        ``MemorizedResult``); a clear error instead of ``None`` has no attribute ``get``."""
+        if self.store is None:
+            raise ValueError("This Memory has location=None, so nothing is cached and there is "
+                             "no store; give Memory a cache directory.")
+        return self.store
 
     def cache(self, func: Callable | None = None, ignore: list[str] | None = None,
               verbose: int | None = None, mmap_mode: str | bool | None = False,
@@ -136,8 +145,8 @@ class Memory:
             verbose = self._verbose
         elif verbose:
             _ensure_visible_logging()
-        cls = AsyncMemorizedFunc if is_async(func) else MemorizedFunc
-        return cls(func, self, ignore=ignore, verbose=verbose, mmap_mode=mmap_mode,
+        memorized = AsyncMemorizedFunc if is_async(func) else MemorizedFunc
+        return memorized(func, self, ignore=ignore, verbose=verbose, mmap_mode=mmap_mode,
                    cache_validation_callback=cache_validation_callback)
 
     def eval(self, func: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -200,7 +209,7 @@ class Memory:
                          self._verbose, self.bytes_limit, self.backend_options))
 
     def __repr__(self) -> str:
-        location = None if self.store is None else str(self.store.location)
+        location = None if self.store is None else self.store.url
         return f"Memory(location={location})"
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jlcache import events
 from jlcache.errors import CorruptEntryError
+from jlcache.store.layout import EntryRef
 
 if TYPE_CHECKING:  # pragma: no cover
     from jlcache.memory.memory import Memory
@@ -45,23 +46,28 @@ MISS = _Miss()
 
 
 class CacheKey(NamedTuple):
-    """Which entry a call maps to (``MemorizedFunc.cache_key``); ``str()`` is its file."""
+    """Which entry a call maps to (``MemorizedFunc.cache_key``); ``str()`` is its file.
+
+    ``path`` is ``None`` when the store keeps entries elsewhere than in local files.
+    """
 
     kind: str
     group: str
     version: str
     key: str
-    path: Path
+    path: Path | None
     func: str
     arguments: dict[str, str]
 
     def __str__(self) -> str:
+        if self.path is None:
+            return "/".join((self.kind, self.group, self.version, self.key))
         return str(self.path)
 
 
-def _cleared_message(func: str, path: Path) -> str:
+def _cleared_message(func: str, where: str) -> str:
     return (
-        f"The cached result of {func} is no longer in the cache ({path}): it was cleared "
+        f"The cached result of {func} is no longer in the cache ({where}): it was cleared "
         "(MemorizedResult.clear, MemorizedFunc.clear, Memory.clear) or evicted "
         "(bytes_limit / Memory.reduce_size). Call the function again, or "
         f"{func.rsplit('.', 1)[-1]}.call_and_shelve(...) for a new reference, to recompute it."
@@ -71,7 +77,7 @@ def _cleared_message(func: str, path: Path) -> str:
 class MemorizedResult:
     """A reference to one cached value; picklable, so it can be handed to other processes."""
 
-    def __init__(self, memory: Memory, ref: Any, mmap_mode: str | None = None,
+    def __init__(self, memory: Memory, ref: EntryRef, mmap_mode: str | None = None,
                  metadata: dict | None = None, func: str = "") -> None:
         self._memory = memory
         self._ref = ref
@@ -93,21 +99,21 @@ class MemorizedResult:
 
     def get(self) -> Any:
         """Load the value (memory-mapped when ``mmap_mode`` says so)."""
-        store = self._memory.store
+        store = self._memory._checked_store()
         try:
             value, _ = store.get(self._ref, mmap_mode=self.mmap_mode)
         except KeyError:
-            raise KeyError(_cleared_message(self.func, store.path(self._ref))) from None
+            raise KeyError(_cleared_message(self.func, store.describe(self._ref))) from None
         except CorruptEntryError as exc:
             raise KeyError(
-                f"The cached result of {self.func} ({store.path(self._ref)}) cannot be read: "
+                f"The cached result of {self.func} ({store.describe(self._ref)}) cannot be read: "
                 f"{exc}. Call the function again to recompute it."
             ) from exc
         return value
 
     def clear(self) -> None:
         """Delete this entry from disk."""
-        self._memory.store.delete(self._ref)
+        self._memory._checked_store().delete(self._ref)
         if events.has_subscribers():
             events.publish("cache.clear", kind=self._ref.kind, group=self._ref.group,
                            func=self.func, version=self._ref.version, key=self._ref.key)
@@ -191,10 +197,12 @@ class NotMemorizedFunc:
 class AsyncNotMemorizedFunc(NotMemorizedFunc):
     """The ``async def`` flavour: ``call`` and ``call_and_shelve`` are awaitable."""
 
-    async def call(self, *args: Any, **kwargs: Any) -> tuple[Any, dict]:
+    # awaitable versions of the synchronous methods, as in joblib: the override is the point
+    async def call(self, *args: Any, **kwargs: Any) -> tuple[Any, dict]:  # type: ignore[override]
         return await self.func(*args, **kwargs), {}
 
-    async def call_and_shelve(self, *args: Any, **kwargs: Any) -> NotMemorizedResult:
+    async def call_and_shelve(  # type: ignore[override]
+            self, *args: Any, **kwargs: Any) -> NotMemorizedResult:
         return NotMemorizedResult(await self.func(*args, **kwargs))
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from jlcache.identity.own_state import state_snapshot
 from jlcache.memory.memorized import MemorizedFunc, _joblib_meta, _perf
 from jlcache.memory.results import MISS, MemorizedResult, NotMemorizedResult
-from jlcache.store.local import EntryRef
+from jlcache.store.layout import EntryRef
 
 __all__ = ["AsyncMemorizedFunc", "BoundMemorized"]
 
@@ -31,10 +31,12 @@ class AsyncMemorizedFunc(MemorizedFunc):
             return value
         return (await self._acompute(ref, args, kwargs))[0]
 
-    async def call(self, *args: Any, **kwargs: Any) -> tuple[Any, dict]:
+    # awaitable versions of the synchronous methods: the override is the point
+    async def call(self, *args: Any, **kwargs: Any) -> tuple[Any, dict]:  # type: ignore[override]
         return await self._acompute(self._ref(args, kwargs), args, kwargs)
 
-    async def call_and_shelve(self, *args: Any, **kwargs: Any) -> Any:
+    async def call_and_shelve(  # type: ignore[override]
+            self, *args: Any, **kwargs: Any) -> Any:
         ref = self._ref(args, kwargs)
         meta = self._cached_meta(ref)
         if meta is None:

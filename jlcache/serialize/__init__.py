@@ -12,11 +12,16 @@ from jlcache.serialize.format import (
     dump,
     load,
     normalize_compress,
+    normalize_mmap_mode,
     read_header,
     read_meta,
+    read_meta_from,
     read_value,
+    read_value_from,
+    writable_mapping,
     write_value,
 )
 
-__all__ = ["dump", "load", "normalize_compress", "read_header", "read_meta", "read_value",
+__all__ = ["dump", "load", "normalize_compress", "normalize_mmap_mode", "read_header",
+           "read_meta", "read_meta_from", "read_value", "read_value_from", "writable_mapping",
            "write_value"]

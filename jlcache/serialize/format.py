@@ -40,8 +40,9 @@ from jlcache.serialize.class_state import guard
 from jlcache.serialize.compression import Compressor, normalize_compress
 from jlcache.serialize.reader import FORMAT_VERSION, MAGIC
 
-__all__ = ["dump", "load", "normalize_compress", "read_header", "read_meta", "read_value",
-           "write_value"]
+__all__ = ["dump", "load", "normalize_compress", "normalize_mmap_mode", "read_header",
+           "read_meta", "read_meta_from", "read_value", "read_value_from", "write_value",
+           "writable_mapping"]
 
 SMALL_FILE = 64 * 1024  # files up to this size are read with a single read()
 _META_READ = 4096
@@ -49,6 +50,7 @@ _DIRECT = 1 << 20  # buffers at least this big are written straight from their m
 _PLACEHOLDER = 999_999_999_999_999  # reserves room in the header for values known after writing
 _MMAP_MODES = {None: None, "r": "r", "r+": "r+", "w+": "w+", "c": "c", "readonly": "r",
                "readwrite": "r+", "write": "w+", "copyonwrite": "c"}
+_WRITABLE = ("r+", "w+")
 _EXTENSIONS = {".z": "zlib", ".gz": "gzip", ".bz2": "bz2", ".lzma": "lzma", ".xz": "xz",
                ".lz4": "lz4"}
 
@@ -102,13 +104,44 @@ def read_value(path: str | os.PathLike, mmap_mode: str | None = None, *,
     A missing file raises ``FileNotFoundError``; with ``follow_symlinks=False`` a symbolic
     link raises ``OSError(ELOOP)`` instead of being followed.
     """
-    mode = _check_mmap_mode(mmap_mode)
+    mode = normalize_mmap_mode(mmap_mode)
     path = os.fspath(path)
-    fd = open_read(path, write=mode in ("r+", "w+"), follow_symlinks=follow_symlinks)
+    fd = open_read(path, write=mode in _WRITABLE, follow_symlinks=follow_symlinks)
     try:
         return _reader.Reader(path, fd, SMALL_FILE).value(mode)
     finally:
         os.close(fd)
+
+
+def read_value_from(fd: int, name: str, mmap_mode: str | None = None,
+                    st: os.stat_result | None = None) -> tuple[Any, dict]:
+    """``(value, meta)`` from a file the caller opened (and vetted): ``CorruptEntryError``
+    for anything damaged. ``name`` only labels messages; ``st`` saves an ``fstat``.
+
+    Why: a store opens entries its own way (relative to a trusted folder, without following
+    links, without touching atime) and must not need to know how the format reads them.
+    ``mmap_mode`` maps arrays from ``fd``'s file, so the file must be opened for writing
+    when ``writable_mapping(mmap_mode)`` says so.
+    """
+    try:
+        mode = _MMAP_MODES[mmap_mode]  # inline: this is on every cache hit
+    except (KeyError, TypeError):
+        mode = normalize_mmap_mode(mmap_mode)  # raises the explanation
+    return _reader.Reader(name, fd, SMALL_FILE, st).value(mode)
+
+
+def read_meta_from(fd: int, name: str, st: os.stat_result | None = None) -> dict:
+    """The metadata stored with a value, from an open file, without reading the value."""
+    return _reader.Reader(name, fd, _META_READ, st).header["meta"]
+
+
+def writable_mapping(mmap_mode: str | None) -> bool:
+    """Whether loading with ``mmap_mode`` maps the file read-write (``'r+'``/``'w+'``), so
+    the file must be opened for writing; ``ValueError`` for a mode that does not exist."""
+    try:
+        return _MMAP_MODES[mmap_mode] in _WRITABLE  # inline: this is on every cache hit
+    except (KeyError, TypeError):
+        return normalize_mmap_mode(mmap_mode) in _WRITABLE  # raises the explanation
 
 
 def read_header(path: str | os.PathLike, *, follow_symlinks: bool = True) -> dict:
@@ -126,7 +159,9 @@ def read_meta(path: str | os.PathLike, *, follow_symlinks: bool = True) -> dict:
     return read_header(path, follow_symlinks=follow_symlinks)["meta"]
 
 
-def _check_mmap_mode(mmap_mode: str | None) -> str | None:
+def normalize_mmap_mode(mmap_mode: str | None) -> str | None:
+    """``mmap_mode`` as one of ``None, 'r', 'r+', 'w+', 'c'`` (numpy's long names are
+    accepted); ``ValueError`` naming the valid modes otherwise."""
     try:
         return _MMAP_MODES[mmap_mode]
     except (KeyError, TypeError):

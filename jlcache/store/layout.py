@@ -1,4 +1,8 @@
-"""Names and records of cache entries: refs, listings, file-system-safe group names, limits."""
+"""Names and records of cache entries: refs, listings, file-system-safe group names, limits.
+
+Shared by every store (local today, object storage later) and by the front ends: ``KINDS``
+is defined here and only here.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import xxhash
 
 __all__ = ["INFO", "KINDS", "SUFFIX", "EntryInfo", "EntryRef", "group_name", "parse_age",
            "parse_size"]
 
-KINDS = ("functions", "cells")
+KINDS = ("functions", "cells")  # what a cache holds: cached functions and %%memo cells
 SUFFIX = ".jlc"
 INFO = "_info.json"
 _GROUP_MAX = 160
@@ -34,16 +38,21 @@ class EntryRef(NamedTuple):
 
 @dataclass
 class EntryInfo:
-    """What a listing knows about one entry (``size``: file bytes; ``disk``: allocated bytes)."""
+    """What a listing knows about one entry.
+
+    ``size``: the entry's bytes; ``disk``: what it costs where it is stored (allocated bytes
+    on a file system), the figure sizes and limits use; ``path``: its local file, ``None``
+    when the store keeps it elsewhere (``Store.describe(ref)`` names it either way).
+    """
 
     ref: EntryRef
-    path: Path
+    path: Path | None
     size: int
     created: float
     last_access: float
     duration: float | None
     args: str
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
     disk: int = 0
 
 

@@ -1,8 +1,11 @@
-"""The store's housekeeping: listing, deleting, access times, eviction, temporary clean-up.
+"""The local store's housekeeping: listing, deleting, eviction, temporary clean-up.
 
-A mixin of ``Store`` (kept apart so each file stays readable). Every deletion resolves
-its target inside the location and never through a symbolic link, and tolerates another
-process deleting the same files at the same time.
+``Maintenance`` is a collaborator ``LocalStore`` owns, not a mixin: it sees the cache only
+through the ``DiskLayout`` (root, vetted folders, entry paths, version descriptions) and
+the ``AccessLog`` (recorded accesses) it is given, and keeps its own state (the size
+estimate, when each folder was swept). Every deletion resolves its target inside the
+location and never through a symbolic link, and tolerates another process deleting the
+same files at the same time.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from jlcache import _fs
 from jlcache.errors import CorruptEntryError
-from jlcache.serialize.format import read_meta
+from jlcache.serialize import read_meta
+from jlcache.store.access import AccessLog
+from jlcache.store.disk import DiskLayout, Parts
 from jlcache.store.layout import (
     INFO,
     KINDS,
@@ -31,7 +37,7 @@ from jlcache.store.layout import (
     parse_size,
 )
 
-__all__ = ["Maintenance"]
+__all__ = ["Maintenance", "args_summary"]
 
 FRESH_VERSION = 600.0  # seconds during which an entry-less version is assumed in use
 ARGS_MAX = 200  # characters of an entry's argument summary in listings
@@ -62,17 +68,6 @@ def args_summary(meta: dict) -> str:
     return ", ".join(f"{name}={value}" for name, value in inputs.items())[:ARGS_MAX]
 
 
-def _touch_at(dfd: int, name: str, when: float) -> None:
-    """Set ``name``'s atime (in the open folder ``dfd``) to ``when`` unless it is later."""
-    try:
-        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-        if stat.S_ISREG(st.st_mode) and st.st_atime < when:
-            os.utime(name, ns=(int(when * 1e9), st.st_mtime_ns), dir_fd=dfd,
-                     follow_symlinks=False)
-    except OSError:
-        pass
-
-
 def _is_real_dir(path: str) -> bool:
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)
@@ -81,14 +76,19 @@ def _is_real_dir(path: str) -> bool:
 
 
 class Maintenance:
-    """Listing, deletion, access-time batching, eviction and sweeping for ``Store``."""
+    """Listing, deletion, eviction and sweeping of one local cache."""
 
-    _root: str
-    _pending: dict
-    _dirs: Any
-    _swept: dict
-    _estimate: int | None
-    bytes_limit: int | None
+    sweep_interval = 1.0  # seconds between temporary clean-ups of one folder by ``put``
+    rescan_interval = 30.0  # seconds before the size estimate is refreshed from disk
+
+    def __init__(self, disk: DiskLayout, access: AccessLog, lock: threading.RLock) -> None:
+        self._disk = disk
+        self._root = disk.root
+        self._access = access
+        self.lock = lock
+        self._swept: dict[Parts, float] = {}
+        self._estimate: int | None = None
+        self._estimate_at = 0.0
 
     # ------------------------------------------------------------------------- walking
     def _version_dirs(self, kinds: tuple, group: str | None = None,
@@ -157,7 +157,7 @@ class Maintenance:
             out.append(EntryInfo(
                 ref=ref, path=Path(path), size=st.st_size,
                 created=float(meta.get("created") or st.st_mtime),
-                last_access=max(st.st_atime, self._pending.get(ref, 0.0)),
+                last_access=max(st.st_atime, self._access.last(ref)),
                 duration=float(duration) if isinstance(duration, (int, float)) else None,
                 args=args_summary(meta), meta=meta, disk=_disk(st),
             ))
@@ -170,11 +170,11 @@ class Maintenance:
     # ------------------------------------------------------------------------- deleting
     def delete(self, ref: EntryRef) -> bool:
         """Remove one entry; ``False`` if it was not there (or sits behind a symlink)."""
-        _, parts, name = self._where(ref)  # type: ignore[attr-defined]
-        self._pending.pop(ref, None)
+        _, parts, name = self._disk.where(ref)
+        self._access.discard(ref)
         self._estimate = None
         try:  # relative to the version folder we opened: never through a link put there since
-            with self._dirs.borrow(parts, safe=False) as dfd:
+            with self._disk.dirs.borrow(parts, safe=False) as dfd:
                 return _fs.unlink_quiet(name, dir_fd=dfd)
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
@@ -212,40 +212,13 @@ class Maintenance:
                     and (group is None or group_name(key[1]) == group_name(group))
                     and (version is None or key[2] == version))
 
-        self._dirs.forget(matches)
-        for ref in [r for r in list(self._pending) if matches(r)]:
-            self._pending.pop(ref, None)
+        self._disk.dirs.forget(matches)
+        self._access.forget(matches)
         self._estimate = None
-
-    # ------------------------------------------------------------------------- access times
-    def touch(self, ref: EntryRef) -> None:
-        """Record an access in memory; written to disk in batches (``flush``), never per hit."""
-        self._pending[ref] = time.time()
-        if time.monotonic() - self._last_flush > self.flush_interval:  # type: ignore[attr-defined]
-            self.flush()
-
-    def flush(self) -> None:
-        """Write recorded accesses as the files' atime (mtime keeps the creation time)."""
-        pending, self._pending = self._pending, {}
-        self._last_flush = time.monotonic()
-        by_dir: dict[tuple, list] = {}
-        for ref, when in list(pending.items()):
-            try:
-                _, parts, name = self._where(ref)  # type: ignore[attr-defined]
-            except ValueError:
-                continue
-            by_dir.setdefault(parts, []).append((name, when))
-        for parts, files in by_dir.items():
-            try:
-                with self._dirs.borrow(parts, safe=False) as dfd:
-                    for name, when in files:
-                        _touch_at(dfd, name, when)
-            except OSError:  # deleted meanwhile, read-only cache: not worth failing
-                pass
 
     # ------------------------------------------------------------------------- eviction
     def reduce_size(self, bytes_limit: int | str | None = None, items_limit: int | None = None,
-                    age_limit: Any = None) -> list[EntryRef]:
+                    age_limit: timedelta | float | str | None = None) -> list[EntryRef]:
         """Evict entries, least recently used first, until every given limit holds.
 
         ``age_limit`` (timedelta or seconds) removes entries not used for that long;
@@ -257,8 +230,8 @@ class Maintenance:
         age = parse_age(age_limit)
         if items_limit is not None and (not isinstance(items_limit, int) or items_limit < 0):
             raise ValueError(f"items_limit must be a non-negative integer (got {items_limit!r}).")
-        with self._lock:  # type: ignore[attr-defined]
-            self.flush()
+        with self.lock:
+            self._access.flush()
             self.sweep_temporaries()
             items = [(max(st.st_atime, st.st_mtime), st.st_mtime, path, ref, _disk(st))
                      for ref, path, st in self._entry_files(KINDS)]
@@ -266,13 +239,13 @@ class Maintenance:
             victims, total = _choose(items, limit, items_limit, age)
             for _, _, path, ref, _ in victims:
                 _fs.unlink_quiet(path)
-                self._pending.pop(ref, None)
+                self._access.discard(ref)
             self._prune_empty({(r.kind, r.group, r.version) for _, _, _, r, _ in victims})
             self._estimate = total
             self._estimate_at = time.monotonic()
         return [v[3] for v in victims]
 
-    def _prune_empty(self, evicted: set) -> None:
+    def _prune_empty(self, evicted: set[tuple[str, str, str]]) -> None:
         """Remove version directories left without entries, then empty groups.
 
         A version holding only a recent ``_info.json`` is spared unless this eviction
@@ -298,26 +271,30 @@ class Maintenance:
                 self._restore_saved_info((kind, group, version), saved)
             _fs.rmdir_quiet(os.path.dirname(vdir))
         if removed:
-            self._dirs.forget()  # reopened (and vetted) on next use
+            self._disk.dirs.forget()  # reopened (and vetted) on next use
 
-    def _restore_saved_info(self, parts: tuple, saved: bytes) -> None:
+    def _restore_saved_info(self, parts: Parts, saved: bytes) -> None:
         try:
-            with self._dirs.borrow(parts, safe=False) as dfd:
-                self._write_info_file(parts, dfd, saved)  # type: ignore[attr-defined]
+            with self._disk.dirs.borrow(parts, safe=False) as dfd:
+                self._disk.write_info_file(parts, dfd, saved)
         except OSError:
             pass
 
-    def _enforce_limit(self, written: int) -> None:
-        """After a put: cheap running estimate; scan and evict only past ``bytes_limit``."""
-        with self._lock:  # type: ignore[attr-defined]
+    def enforce_limit(self, written: int, bytes_limit: int) -> None:
+        """After a put: cheap running estimate; scan and evict only past ``bytes_limit``.
+
+        When the estimate passes the limit, entries are evicted down to 90% of it, so that
+        scans stay rare.
+        """
+        with self.lock:
             now = time.monotonic()
-            if self._estimate is None or now - self._estimate_at > self.rescan_interval:  # type: ignore[attr-defined]
-                self._estimate = self.size()
+            if self._estimate is None or now - self._estimate_at > self.rescan_interval:
+                estimate = self._estimate = self.size()
                 self._estimate_at = now
             else:
-                self._estimate += -(-written // 4096) * 4096
-            if self.bytes_limit is not None and self._estimate > self.bytes_limit:
-                self.reduce_size(bytes_limit=int(self.bytes_limit * AUTO_EVICT_TARGET))
+                estimate = self._estimate = self._estimate + -(-written // 4096) * 4096
+            if estimate > bytes_limit:
+                self.reduce_size(bytes_limit=int(bytes_limit * AUTO_EVICT_TARGET))
 
     # ------------------------------------------------------------------------- temporaries
     def sweep_temporaries(self) -> int:
@@ -341,9 +318,10 @@ class Maintenance:
         finally:
             os.close(dfd)
 
-    def _maybe_sweep(self, parts: tuple, dfd: int) -> None:
+    def maybe_sweep(self, parts: Parts, dfd: int) -> None:
+        """Sweep the open version folder ``dfd`` unless it was swept in the last second."""
         now = time.monotonic()
-        if now - self._swept.get(parts, float("-inf")) >= self.sweep_interval:  # type: ignore[attr-defined]
+        if now - self._swept.get(parts, float("-inf")) >= self.sweep_interval:
             self._swept[parts] = now
             _sweep_fd(dfd)
 

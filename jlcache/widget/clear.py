@@ -8,8 +8,9 @@ Sizes reported are allocated bytes (``EntryInfo.disk``), like the panel's totals
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from jlcache.store.base import Store
 from jlcache.widget.format import human_size
 from jlcache.widget.ids import KINDS, parse_row_id
 from jlcache.widget.model import args_text, disk_bytes
@@ -25,24 +26,24 @@ class Cleared(NamedTuple):
     bytes: int
 
 
-def _stale_versions(store: Any, current: dict[str, dict[str, str]]) -> list[tuple[str, str, str]]:
+def _stale_versions(store: Store, current: dict[str, dict[str, str]]) -> list[tuple[str, str, str]]:
     return [(kind, group, version) for kind in KINDS for group in store.groups(kind)
             for version in store.versions(kind, group)
             if current.get(kind, {}).get(group) != version]
 
 
-def _measure(store: Any, kind: str, group: str | None = None, version: str | None = None) -> tuple[int, int]:
+def _measure(store: Store, kind: str, group: str | None = None, version: str | None = None) -> tuple[int, int]:
     infos = store.entries(kind, group, version)
     return len(infos), sum(disk_bytes(i) for i in infos)
 
 
-def _clear_all(store: Any) -> Cleared:
+def _clear_all(store: Store) -> Cleared:
     n, size = (sum(x) for x in zip(*(_measure(store, k) for k in KINDS), strict=True))
     store.clear()
     return Cleared(f"Cleared the whole cache ({n} entries, {human_size(size)}).", n, size)
 
 
-def _clear_stale(store: Any, current: dict[str, dict[str, str]]) -> Cleared:
+def _clear_stale(store: Store, current: dict[str, dict[str, str]]) -> Cleared:
     n = size = 0
     stale = _stale_versions(store, current)
     for kind, group, version in stale:
@@ -52,7 +53,7 @@ def _clear_stale(store: Any, current: dict[str, dict[str, str]]) -> Cleared:
     return Cleared(f"Cleared {len(stale)} stale version(s) ({n} entries, {human_size(size)}).", n, size)
 
 
-def clear_target(store: Any, rid: str, current: dict[str, dict[str, str]]) -> Cleared:
+def clear_target(store: Store, rid: str, current: dict[str, dict[str, str]]) -> Cleared:
     """Delete exactly what row ``rid`` stands for, resolving it against the store itself."""
     target = parse_row_id(rid)
     if target.kind == "jobs":

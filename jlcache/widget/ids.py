@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
-__all__ = ["KINDS", "Target", "parse_row_id", "row_id"]
+from jlcache.store.layout import KINDS
 
-KINDS = ("functions", "cells")
+__all__ = ["KINDS", "Target", "parse_row_id", "row_id"]
 
 
 class Target(NamedTuple):

@@ -14,13 +14,13 @@ ever holds what it shows. Row ids live in ``panel_ids``; clearing in ``panel_cle
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jlcache.store.base import Store
 from jlcache.widget.format import human_duration, human_size
 from jlcache.widget.ids import KINDS, row_id
 
@@ -67,21 +67,17 @@ class Scan:
         return agg
 
 
-def _read_info(store: Any, kind: str, group: str, version: str) -> dict:
-    reader = getattr(store, "read_info", None)
+def _read_info(store: Store, kind: str, group: str, version: str) -> dict:
     try:
-        if callable(reader):
-            return dict(reader(kind, group, version) or {})
-        path = store.location / kind / group / version / "_info.json"
-        return json.loads(path.read_text())
+        return dict(store.read_info(kind, group, version) or {})
     except Exception:  # missing or unreadable info only loses a label
         return {}
 
 
-def scan(store: Any) -> Scan:
+def scan(store: Store) -> Scan:
     """Read every entry's metadata once (the panel's only disk access besides clearing)."""
     t0 = time.perf_counter()
-    out = Scan(location=str(store.location))
+    out = Scan(location=store.url)
     for kind in KINDS:
         for group in store.groups(kind):
             for version in store.versions(kind, group):

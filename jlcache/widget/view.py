@@ -33,8 +33,9 @@ import traitlets as t
 
 from jlcache import events, stats
 from jlcache.errors import JlcacheError
+from jlcache.store.base import Store
 from jlcache.widget.clear import Cleared, clear_target
-from jlcache.widget.ids import parse_row_id
+from jlcache.widget.ids import KINDS, parse_row_id
 from jlcache.widget.jobs import JobTracker
 from jlcache.widget.model import SORT_KEYS, PanelState, Scan, scan
 from jlcache.widget.text import text_table
@@ -67,7 +68,7 @@ class Panel(anywidget.AnyWidget):
 
     def __init__(self, memory: Any, *, interval: float = 0.1, **kwargs: Any) -> None:
         self._memory = memory
-        self._store = getattr(memory, "store", None)
+        self._store: Store | None = getattr(memory, "store", None)
         self._state = PanelState()
         self._tracker = JobTracker()
         self._lock = threading.RLock()
@@ -94,12 +95,12 @@ class Panel(anywidget.AnyWidget):
         ``"stale"`` or ``"all"``), then refresh. Returns what was removed."""
         if self._store is None:
             raise JlcacheError("This panel's Memory has location=None: there is no cache on disk to clear.")
-        current = {kind: stats.current_versions(kind) for kind in ("functions", "cells")}
+        current = {kind: stats.current_versions(kind) for kind in KINDS}
         with self._lock:
             done = clear_target(self._store, row_id, current)
         target = parse_row_id(row_id)
         # Other panels (and anyone listening) learn about it like about any other clear.
-        events.publish("cache.clear", kind=target.kind if target.kind in ("functions", "cells") else None,
+        events.publish("cache.clear", kind=target.kind if target.kind in KINDS else None,
                        group=target.group, func=target.group, version=target.version, key=target.key)
         self._set_status(done.message)
         self.refresh()
@@ -187,7 +188,7 @@ class Panel(anywidget.AnyWidget):
                 self._dirty_stats = True
             if self._dirty_stats:
                 self._dirty_stats = False
-                current = {kind: stats.current_versions(kind) for kind in ("functions", "cells")}
+                current = {kind: stats.current_versions(kind) for kind in KINDS}
                 sections = self._state.sections(stats.snapshot(), current)
                 with self.hold_sync():
                     self.summary = self._state.summary(current)

@@ -178,7 +178,7 @@ def test_a_planted_pickle_in_a_world_writable_subfolder_is_never_run(cache_dir, 
     unsafe.chmod(0o777)  # a `chmod -R` or a copied tree
     marker = tmp_path / "attack-ran"
     _plant(entry, marker)
-    memory.store._dirs.ttl = 0.0  # a long-lived Memory re-checks its folders after this long
+    memory.store.vet_interval = 0.0  # a long-lived Memory re-checks its folders after this long
     value, messages = _calls_with_only_unsafe_warnings_recorded(f, 1, calls)  # long-lived
     assert value == {"x": 1}
     assert not marker.exists(), "the planted pickle was unpickled"

@@ -19,7 +19,7 @@ import pytest
 from jlcache import _fs
 from jlcache.errors import CacheFormatError, CorruptEntryError, UnsafeCacheDirError
 from jlcache.serialize.format import dump
-from jlcache.store.local import EntryRef, Store, group_name, parse_size
+from jlcache.store import EntryRef, LocalStore, group_name, parse_size
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION = "0123456789abcdef"
@@ -35,15 +35,15 @@ def mode(path: Path) -> int:
 
 
 @pytest.fixture
-def store(cache_dir: Path) -> Store:
-    return Store(cache_dir)
+def store(cache_dir: Path) -> LocalStore:
+    return LocalStore(cache_dir)
 
 
 # ----------------------------------------------------------------------------- layout
 def test_layout_and_permissions(cache_dir: Path) -> None:
     old = os.umask(0o022)
     try:
-        store = Store(cache_dir)
+        store = LocalStore(cache_dir)
         store.write_info("functions", "mod.f", VERSION, {"module": "mod", "qualname": "f"})
         store.put(ref(), {"a": 1}, {"duration": 0.5, "args": "(1,)"})
     finally:
@@ -59,7 +59,7 @@ def test_layout_and_permissions(cache_dir: Path) -> None:
         assert mode(f) == 0o600, f
 
 
-def test_put_get_meta_contains(store: Store) -> None:
+def test_put_get_meta_contains(store: LocalStore) -> None:
     assert not store.contains(ref())
     with pytest.raises(KeyError):
         store.get(ref())
@@ -76,7 +76,7 @@ def test_put_get_meta_contains(store: Store) -> None:
     assert store.meta(ref()) == meta
 
 
-def test_tiny_entry_is_one_inode(store: Store) -> None:
+def test_tiny_entry_is_one_inode(store: LocalStore) -> None:
     store.write_info("functions", "mod.f", VERSION, {"module": "mod"})
     for i in range(20):
         store.put(ref(f"k{i}"), i, {"duration": 0.001, "args": f"({i},)"})
@@ -85,12 +85,12 @@ def test_tiny_entry_is_one_inode(store: Store) -> None:
     assert all(f.stat().st_blocks * 512 <= 4096 for f in files)
 
 
-def test_contains_has_no_side_effects(store: Store) -> None:
+def test_contains_has_no_side_effects(store: LocalStore) -> None:
     assert not store.contains(ref(group="never.seen"))
     assert not (store.location / "functions").exists()
 
 
-def test_invalid_refs_are_refused(store: Store) -> None:
+def test_invalid_refs_are_refused(store: LocalStore) -> None:
     for bad in (ref(key="../x"), ref(key="a/b"), ref(key=".hidden"), ref(key=""),
                 ref(version=".."), ref(kind="other")):
         with pytest.raises(ValueError):
@@ -109,7 +109,7 @@ def test_group_names_are_safe_unique_and_stable() -> None:
     assert group_name("x" * 400) != group_name("x" * 399)
 
 
-def test_info_is_written_once_and_keeps_the_original_name(store: Store) -> None:
+def test_info_is_written_once_and_keeps_the_original_name(store: LocalStore) -> None:
     name = "__main__.<lambda>"
     store.write_info("functions", name, VERSION, {"first_line": "lambda x: x"})
     store.write_info("functions", name, VERSION, {"first_line": "changed"})
@@ -119,7 +119,7 @@ def test_info_is_written_once_and_keeps_the_original_name(store: Store) -> None:
     assert store.read_info("functions", "missing", VERSION) == {}
 
 
-def test_listing(store: Store) -> None:
+def test_listing(store: LocalStore) -> None:
     store.put(ref("a"), 1, {"duration": 1.5, "args": "(1,)"})
     store.put(ref("b", version="fedcba9876543210"), 2, {})
     store.put(ref("c", group="cellslot", kind="cells"), 3, {})
@@ -137,7 +137,7 @@ def test_listing(store: Store) -> None:
     assert store.size() == sum(i.disk for i in store.entries("functions")) + store.entries("cells")[0].disk
 
 
-def test_listing_summarizes_the_recorded_input_args(store: Store) -> None:
+def test_listing_summarizes_the_recorded_input_args(store: LocalStore) -> None:
     store.put(ref("a"), 1, {"input_args": {"x": "3", "name": "'abc'"}})
     store.put(ref("b"), 2, {"input_args": {"data": "x" * 500}})
     store.put(ref("c"), 3, {"input_args": "not a dict"})
@@ -148,7 +148,7 @@ def test_listing_summarizes_the_recorded_input_args(store: Store) -> None:
 
 
 # ----------------------------------------------------------------------------- deleting
-def test_delete_levels_and_concurrent_deletion(store: Store) -> None:
+def test_delete_levels_and_concurrent_deletion(store: LocalStore) -> None:
     for key in ("a", "b"):
         store.put(ref(key), key, {})
     store.put(ref("c", group="other.g"), 1, {})
@@ -165,8 +165,8 @@ def test_delete_levels_and_concurrent_deletion(store: Store) -> None:
     assert sorted(p.name for p in store.location.iterdir()) == [".gitignore", "FORMAT"]
 
 
-def test_reader_racing_a_deletion_sees_a_miss(store: Store) -> None:
-    other = Store(store.location)
+def test_reader_racing_a_deletion_sees_a_miss(store: LocalStore) -> None:
+    other = LocalStore(store.location)
     store.put(ref(), 1, {})
     assert store.get(ref())[0] == 1
     other.delete_version("functions", "mod.f", VERSION)  # the directory vanishes under `store`
@@ -176,16 +176,16 @@ def test_reader_racing_a_deletion_sees_a_miss(store: Store) -> None:
     assert other.get(ref())[0] == 2
 
 
-def test_put_recreates_a_version_removed_meanwhile_with_its_info(store: Store) -> None:
+def test_put_recreates_a_version_removed_meanwhile_with_its_info(store: LocalStore) -> None:
     store.write_info("functions", "mod.f", VERSION, {"module": "mod"})
     store.put(ref("a"), 1, {})
-    Store(store.location).clear()
+    LocalStore(store.location).clear()
     store.put(ref("b"), 2, {})
     assert store.get(ref("b"))[0] == 2
     assert store.read_info("functions", "mod.f", VERSION)["module"] == "mod"
 
 
-def test_directory_in_place_of_an_entry_is_corrupt(store: Store) -> None:
+def test_directory_in_place_of_an_entry_is_corrupt(store: LocalStore) -> None:
     store.put(ref("other"), 1, {})
     store.path(ref()).mkdir()
     with pytest.raises(CorruptEntryError, match="not a regular file"):
@@ -193,7 +193,7 @@ def test_directory_in_place_of_an_entry_is_corrupt(store: Store) -> None:
     assert not store.contains(ref())
 
 
-def test_store_pickles_as_its_location(store: Store) -> None:
+def test_store_pickles_as_its_location(store: LocalStore) -> None:
     import pickle
 
     store.put(ref(), "v", {})
@@ -201,7 +201,7 @@ def test_store_pickles_as_its_location(store: Store) -> None:
     assert clone.location == store.location and clone.get(ref())[0] == "v"
 
 
-def test_unknown_entry_version_is_corrupt(store: Store) -> None:
+def test_unknown_entry_version_is_corrupt(store: LocalStore) -> None:
     store.put(ref(), 1, {})
     path = store.path(ref())
     data = path.read_bytes()
@@ -217,7 +217,7 @@ def test_unsafe_location_is_refused(tmp_path: Path) -> None:
         loc.mkdir()
         os.chmod(loc, bits)
         with pytest.raises(UnsafeCacheDirError, match=rf"chmod 700 {loc}"):
-            Store(loc)
+            LocalStore(loc)
         assert list(loc.iterdir()) == []
 
 
@@ -225,7 +225,7 @@ def test_ordinary_own_directory_is_fine_and_left_alone(tmp_path: Path) -> None:
     loc = tmp_path / "mine"
     loc.mkdir()
     os.chmod(loc, 0o755)
-    Store(loc).put(ref(), 1, {})
+    LocalStore(loc).put(ref(), 1, {})
     assert mode(loc) == 0o755
     assert mode(loc / "functions") == 0o700
 
@@ -236,7 +236,7 @@ def test_location_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
     loc.mkdir(mode=0o700)
     os.chown(loc, 12345, 12345)
     with pytest.raises(UnsafeCacheDirError, match=r"belongs to .*12345.*not to you"):
-        Store(loc)
+        LocalStore(loc)
     assert list(loc.iterdir()) == []
 
 
@@ -244,12 +244,12 @@ def test_newer_format_is_refused_and_untouched(cache_dir: Path) -> None:
     cache_dir.mkdir(mode=0o700)
     (cache_dir / "FORMAT").write_text("2\n")
     with pytest.raises(CacheFormatError, match=r"format 2\).*Upgrade jlcache.*another location"):
-        Store(cache_dir)
+        LocalStore(cache_dir)
     assert [p.name for p in cache_dir.iterdir()] == ["FORMAT"]
     assert (cache_dir / "FORMAT").read_text() == "2\n"
     (cache_dir / "FORMAT").write_text("not a number")
     with pytest.raises(CacheFormatError, match="not a jlcache format number"):
-        Store(cache_dir)
+        LocalStore(cache_dir)
 
 
 def _outside_value(tmp_path: Path) -> Path:
@@ -259,7 +259,7 @@ def _outside_value(tmp_path: Path) -> Path:
     return outside
 
 
-def test_symlinked_entry_is_not_followed(store: Store, tmp_path: Path) -> None:
+def test_symlinked_entry_is_not_followed(store: LocalStore, tmp_path: Path) -> None:
     outside = _outside_value(tmp_path)
     store.put(ref("other"), 1, {})
     os.symlink(outside / "k1.jlc", store.path(ref()))
@@ -272,7 +272,7 @@ def test_symlinked_entry_is_not_followed(store: Store, tmp_path: Path) -> None:
     assert (outside / "k1.jlc").exists()
 
 
-def test_symlinked_directory_is_not_followed(store: Store, tmp_path: Path) -> None:
+def test_symlinked_directory_is_not_followed(store: LocalStore, tmp_path: Path) -> None:
     outside = _outside_value(tmp_path)
     group_dir = store.location / "functions" / "mod.f"
     group_dir.mkdir(parents=True)
@@ -288,7 +288,7 @@ def test_symlinked_directory_is_not_followed(store: Store, tmp_path: Path) -> No
     assert (outside / "k1.jlc").exists()
 
 
-def test_put_refuses_to_write_through_a_symlinked_directory(store: Store, tmp_path: Path) -> None:
+def test_put_refuses_to_write_through_a_symlinked_directory(store: LocalStore, tmp_path: Path) -> None:
     outside = _outside_value(tmp_path)
     (store.location / "functions").mkdir()
     os.symlink(outside, store.location / "functions" / "mod.f")
@@ -298,7 +298,7 @@ def test_put_refuses_to_write_through_a_symlinked_directory(store: Store, tmp_pa
 
 
 # ----------------------------------------------------------------------------- access times
-def test_hits_do_not_write_until_flushed(store: Store) -> None:
+def test_hits_do_not_write_until_flushed(store: LocalStore) -> None:
     store.put(ref(), 1, {})
     path = store.path(ref())
     past = time.time() - 3600
@@ -311,7 +311,7 @@ def test_hits_do_not_write_until_flushed(store: Store) -> None:
     assert st.st_atime > past + 3000 and st.st_mtime == pytest.approx(past)
 
 
-def test_flush_happens_at_most_every_interval(store: Store, monkeypatch) -> None:
+def test_flush_happens_at_most_every_interval(store: LocalStore, monkeypatch) -> None:
     store.put(ref(), 1, {})
     path = store.path(ref())
     past = time.time() - 3600
@@ -321,7 +321,7 @@ def test_flush_happens_at_most_every_interval(store: Store, monkeypatch) -> None
     assert path.stat().st_atime > past + 3000
 
 
-def _aged(store: Store, keys: list[str]) -> None:
+def _aged(store: LocalStore, keys: list[str]) -> None:
     """Entries whose last access is spread over the past days, oldest first."""
     for i, key in enumerate(keys):
         store.put(ref(key), np.zeros(100), {})
@@ -329,7 +329,7 @@ def _aged(store: Store, keys: list[str]) -> None:
         os.utime(store.path(ref(key)), (when, when))
 
 
-def test_lru_eviction_order(store: Store) -> None:
+def test_lru_eviction_order(store: LocalStore) -> None:
     _aged(store, ["a", "b", "c", "d", "e"])
     store.touch(ref("a"))  # used just now: the most recent
     assert [r.key for r in store.reduce_size(items_limit=3)] == ["b", "c"]
@@ -339,7 +339,7 @@ def test_lru_eviction_order(store: Store) -> None:
     assert [i.ref.key for i in store.entries("functions")] == ["a"]
 
 
-def test_age_limit_and_empty_directories(store: Store) -> None:
+def test_age_limit_and_empty_directories(store: LocalStore) -> None:
     _aged(store, ["a", "b", "c"])
     store.put(ref("x", group="fresh.g"), 1, {})
     store.write_info("functions", "old.g", VERSION, {})
@@ -354,7 +354,7 @@ def test_age_limit_and_empty_directories(store: Store) -> None:
 
 
 def test_bytes_limit_is_enforced_after_each_put(cache_dir: Path) -> None:
-    store = Store(cache_dir, bytes_limit="64K")
+    store = LocalStore(cache_dir, bytes_limit="64K")
     for i in range(40):
         store.put(ref(f"k{i:02d}"), np.full(1500, i, dtype=np.float64), {})
         assert store.size() <= 64 * 1024
@@ -384,7 +384,7 @@ def _temp_for(path: Path, pid: int, age: float = 0.0) -> Path:
     return tmp
 
 
-def test_sweep_removes_only_temporaries_of_dead_writers(store: Store) -> None:
+def test_sweep_removes_only_temporaries_of_dead_writers(store: LocalStore) -> None:
     store.put(ref(), 1, {})
     entry = store.path(ref())
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -405,12 +405,12 @@ def test_sweep_removes_only_temporaries_of_dead_writers(store: Store) -> None:
         live.wait()
 
 
-def test_put_sweeps_its_directory(store: Store) -> None:
+def test_put_sweeps_its_directory(store: LocalStore) -> None:
     store.put(ref("a"), 1, {})
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     tmp = _temp_for(store.path(ref("a")), dead.pid)
-    Store(store.location).put(ref("b"), 2, {})  # a fresh process-like store sweeps at once
+    LocalStore(store.location).put(ref("b"), 2, {})  # a fresh process-like store sweeps at once
     assert not tmp.exists()
 
 
@@ -418,8 +418,8 @@ def test_put_sweeps_its_directory(store: Store) -> None:
 WRITER = """
 import os, sys, time
 import numpy as np
-from jlcache.store.local import Store, EntryRef
-store = Store(sys.argv[1])
+from jlcache.store import EntryRef, LocalStore
+store = LocalStore(sys.argv[1])
 ref = EntryRef("functions", "mod.f", "0123456789abcdef", "same")
 me, rounds, signals = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 open(os.path.join(signals, f"ready-{me}"), "w").close()
@@ -439,7 +439,7 @@ def _start_together(procs: list, signals: Path) -> None:
 
 
 def test_concurrent_writers_and_a_reader(cache_dir: Path, tmp_path: Path) -> None:
-    store = Store(cache_dir)
+    store = LocalStore(cache_dir)
     signals = tmp_path / "signals"
     signals.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -468,8 +468,8 @@ def test_concurrent_writers_and_a_reader(cache_dir: Path, tmp_path: Path) -> Non
 EVICTING_WORKER = """
 import sys, time
 import numpy as np
-from jlcache.store.local import Store, EntryRef
-store = Store(sys.argv[1], bytes_limit="48K")
+from jlcache.store import EntryRef, LocalStore
+store = LocalStore(sys.argv[1], bytes_limit="48K")
 me = int(sys.argv[2])
 deadline = time.time() + float(sys.argv[3])
 done = 0
@@ -489,7 +489,7 @@ print(done)
 
 
 def test_concurrent_eviction_never_breaks_readers_or_writers(cache_dir: Path) -> None:
-    Store(cache_dir)
+    LocalStore(cache_dir)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(EVICTING_WORKER),
                                str(cache_dir), str(i), "2.0"], env=env, stdout=subprocess.PIPE,
@@ -513,7 +513,7 @@ def test_golden_fixture_of_format_1(tmp_path: Path) -> None:
     shutil.copytree(REPO / "tests" / "fixtures" / "format-1" / "cache", copy)
     for p in [copy, *copy.rglob("*")]:
         os.chmod(p, 0o700 if p.is_dir() else 0o600)
-    store = Store(copy)
+    store = LocalStore(copy)
     expected = golden.expected_entries()
     found = {(i.ref.kind, i.ref.group, i.ref.version, i.ref.key) for i in store.entries("functions")}
     found |= {(i.ref.kind, i.ref.group, i.ref.version, i.ref.key) for i in store.entries("cells")}

@@ -1,5 +1,5 @@
-"""Fixtures for the panel tests, and a stand-in for ``jlcache.store.local.Store`` holding entries in memory (contract in
-docs/architecture.md), so the panel's logic is tested without the engine."""
+"""Fixtures for the panel tests, and a stand-in for a ``jlcache.store.Store`` holding entries in memory (the part of
+the interface the panel uses; contract in jlcache/store/base.py), so the panel's logic is tested without the engine."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jlcache.store.local import EntryInfo, EntryRef
+from jlcache.store import EntryInfo, EntryRef
 
 # The real value types: only the store behind them is faked.
 
@@ -18,6 +18,10 @@ class FakeStore:
         self.entries_by_ref: dict[EntryRef, EntryInfo] = {}
         self.info: dict[tuple[str, str, str], dict] = {}
         self.calls: list[tuple] = []
+
+    @property
+    def url(self) -> str:
+        return str(self.location)
 
     def add(self, kind: str, group: str, version: str, key: str, size: int = 100, *,
             created: float = 1000.0, last_access: float | None = None, duration: float = 0.5,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from panel_e2e import Server, chromium, require_browser, wait_until
 
-from jlcache.store.local import Store
+from jlcache.store import LocalStore
 from jlcache.widget.format import human_size
 from jlcache.widget.ids import row_id
 
@@ -121,7 +121,7 @@ def _rows_sizes_and_clear(server: Server, page, name: str, app: str) -> None:
     location = server.root / f"cache-{name}"
     server.open(page, f"{name}.ipynb", CACHED.format(location=str(location)), app=app)
     panel = page.locator(".jlc-panel")
-    store = Store(location)
+    store = LocalStore(location)
     wait_until(lambda: len(store.entries("functions")) == 3, 30, "the three entries on disk")
     entries = store.entries("functions")
     group, version = entries[0].ref.group, entries[0].ref.version
