@@ -47,7 +47,7 @@ from jlcache.store.layout import (
     parse_age,
     parse_size,
 )
-from jlcache.store.maintenance import Maintenance
+from jlcache.store.maintenance import Maintenance, _disk
 from jlcache.store.trust import TrustedDirs, Untrusted, check_file, process_error, warn_untrusted
 
 __all__ = ["KINDS", "EntryInfo", "EntryRef", "Store", "group_name", "parse_age", "parse_size"]
@@ -151,6 +151,14 @@ def _read_failed(exc: OSError, path: str) -> Exception:
                              "recomputes it.")
 
 
+def _written_disk(name: str, dfd: int, size: int) -> int:
+    """Allocated bytes of the entry just written (its file size if it cannot be measured)."""
+    try:
+        return _disk(os.stat(name, dir_fd=dfd, follow_symlinks=False))
+    except OSError:
+        return size
+
+
 def _flush_all() -> None:
     for store in list(_stores):
         try:
@@ -244,17 +252,20 @@ class Store(Maintenance):
 
     # ------------------------------------------------------------------------- entries
     def put(self, ref: EntryRef, value: Any, meta: dict, compress: Any = 0) -> int:
-        """Store ``value`` atomically under ``ref``; returns the file size in bytes.
+        """Store ``value`` atomically under ``ref``; returns the bytes it takes on disk.
 
+        That is the allocated size (``EntryInfo.disk``), the one measure of sizes that
+        ``size()``, ``bytes_limit`` and every report use (``memory.housekeeping``).
         ``meta`` (JSON-able; other values are stored as ``str``) goes into the file's
         header, with ``created`` added when missing.
         """
         meta = {"created": time.time(), **meta}
-        path, parts, _ = self._where(ref)
+        path, parts, name = self._where(ref)
         for attempt in range(_PUT_ATTEMPTS):
             try:
                 with self._writable_dir(parts) as dfd:
                     size = write_value(path, value, meta, compress, dir_fd=dfd)
+                    size = _written_disk(name, dfd, size)
                     self._maybe_sweep(parts, dfd)
                 break
             except FileNotFoundError:
@@ -301,7 +312,8 @@ class Store(Maintenance):
     def get(self, ref: EntryRef, mmap_mode: str | None = None) -> tuple[Any, dict]:
         """``(value, meta)``; ``KeyError`` if absent (or a symlink), ``CorruptEntryError`` if damaged.
 
-        ``meta`` also holds ``size``, the file's size in bytes. Counts as an access (see
+        ``meta`` also holds ``size``, the file's size in bytes, and ``disk``, the bytes it
+        takes on disk. Counts as an access (see
         ``touch``). An ``OSError`` means the process ran out of descriptors or memory.
         """
         mode = _check_mmap_mode(mmap_mode)
@@ -313,6 +325,7 @@ class Store(Maintenance):
         finally:
             os.close(fd)
         meta["size"] = st.st_size  # the header is parsed afresh on every read: ours to extend
+        meta["disk"] = _disk(st)
         self.touch(ref)
         return value, meta
 
@@ -326,7 +339,7 @@ class Store(Maintenance):
             return False
 
     def meta(self, ref: EntryRef) -> dict:
-        """The entry's metadata (with ``size``) without loading its value; ``KeyError`` if absent."""
+        """The entry's metadata (with ``size`` and ``disk``) without loading its value; ``KeyError`` if absent."""
         path, fd, st = self._open_entry(ref)
         try:
             meta = Reader(path, fd, META_READ, st).header["meta"]
@@ -335,6 +348,7 @@ class Store(Maintenance):
         finally:
             os.close(fd)
         meta["size"] = st.st_size
+        meta["disk"] = _disk(st)
         return meta
 
     # ------------------------------------------------------------------------- version info
