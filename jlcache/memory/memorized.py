@@ -367,6 +367,8 @@ def _rebuild(cls: type, func: Callable, memory: Memory, ignore: list[str], verbo
     """Unpickle a ``MemorizedFunc`` with its pinned identity (``identify`` is not run)."""
     self = cls.__new__(cls)
     self._setup(func, memory, ignore, verbose, mmap_mode, callback, pinned)
+    if self._site is not None:  # restored by a notebook cell (a %%memo hit): defined there
+        self._identity()
     return self
 
 
