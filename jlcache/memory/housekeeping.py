@@ -66,7 +66,7 @@ def stale_versions(store: Any, defined: Defined | None = None) -> list[tuple[str
     """``(kind, group, version)`` of every stale version in ``store``."""
     if defined is None:
         defined = defined_versions()
-    out = []
+    out: list[tuple[str, str, str]] = []
     for kind in KINDS:
         for group in store.groups(kind):
             if not defined.get(kind, {}).get(group):
