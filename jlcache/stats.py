@@ -7,9 +7,14 @@ bus's counter hook (``events.set_counter``) rather than a subscriber, so a cache
 counted without building an ``Event`` when nothing else listens.
 
 ``snapshot()`` is keyed by ``(kind, group, version)`` where ``kind`` is ``"functions"`` or
-``"cells"``. "Current" versions are the ones defined in the session now (marked by
-``MemorizedFunc`` on creation and on each call, and by ``%%memo`` on each run); any other
-version on disk is stale.
+``"cells"``.
+
+Definitions: ``mark_current`` records which version of a group is defined in this session,
+and *where* (a "site": the notebook cell that defined it, told by the IPython front end
+through ``set_site``; ``None`` outside a notebook cell). A group defined in two cells has
+two current versions; a cell that runs again replaces what it defined before
+(``forget_site``). ``jlcache.memory.housekeeping`` turns this into "current", "stale" and
+"unknown".
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from dataclasses import dataclass, replace
 
 from jlcache import events
 
-__all__ = ["Counts", "current_versions", "ensure_listening", "mark_current", "reset", "snapshot"]
+__all__ = ["Counts", "current_site", "current_versions", "defined_versions", "ensure_listening",
+           "forget_site", "mark_current", "reset", "set_site", "snapshot"]
 
 
 @dataclass
@@ -35,6 +41,9 @@ class Counts:
 _lock = threading.Lock()
 _counts: dict[tuple[str, str, str], Counts] = {}
 _current: dict[str, dict[str, str]] = {}
+# kind -> group -> site -> version: every definition live in this session, by where it was made
+_defined: dict[str, dict[str, dict[str | None, str]]] = {}
+_site: str | None = None
 _listening = False
 epoch = 0  # bumped by reset(): tells MemorizedFunc to mark its version current again
 
@@ -78,19 +87,48 @@ def snapshot() -> dict[tuple[str, str, str], Counts]:
         return {key: replace(counts) for key, counts in _counts.items()}
 
 
-def mark_current(kind: str, group: str, version: str) -> None:
-    """Record ``version`` as the definition of ``group`` live in this session."""
-    versions = _current.get(kind)
-    if versions is None:
-        with _lock:
-            versions = _current.setdefault(kind, {})
-    versions[group] = version  # a single dict store: atomic under the GIL, cheap on hot paths
+def mark_current(kind: str, group: str, version: str, site: str | None = None) -> None:
+    """Record ``version`` as a definition of ``group`` live in this session, made at ``site``.
+
+    Called when a definition appears or changes (``MemorizedFunc`` on creation and when its
+    identity changes, ``%%memo`` on each run), not on every call.
+    """
+    with _lock:
+        _current.setdefault(kind, {})[group] = version
+        _defined.setdefault(kind, {}).setdefault(group, {})[site] = version
 
 
 def current_versions(kind: str) -> dict[str, str]:
-    """``group -> version`` for the definitions live in this session."""
+    """``group -> version`` of the most recent definition of each group in this session."""
     with _lock:
         return dict(_current.get(kind, {}))
+
+
+def defined_versions(kind: str) -> dict[str, frozenset[str]]:
+    """``group -> versions`` defined in this session (one per site: cells defining the same
+    name each keep theirs)."""
+    with _lock:
+        return {group: frozenset(sites.values())
+                for group, sites in _defined.get(kind, {}).items() if sites}
+
+
+def set_site(site: str | None) -> None:
+    """Where definitions are being made now (the running notebook cell's id), or ``None``."""
+    global _site
+    _site = site
+
+
+def current_site() -> str | None:
+    """The site ``set_site`` last named (``None`` outside a notebook cell)."""
+    return _site
+
+
+def forget_site(site: str) -> None:
+    """A cell runs again: what it defined before is replaced by what this run defines."""
+    with _lock:
+        for groups in _defined.values():
+            for sites in groups.values():
+                sites.pop(site, None)
 
 
 def reset() -> None:
@@ -102,4 +140,5 @@ def reset() -> None:
     with _lock:
         _counts.clear()
         _current.clear()
+        _defined.clear()
         epoch += 1

@@ -104,3 +104,40 @@ def test_counting_a_hit_builds_no_event_when_nobody_subscribes(memory, monkeypat
         unsubscribe()
     assert [e.name for e in seen] == ["cache.hit"]  # subscribers still get the events
     assert stats.snapshot()[("functions", key.group, key.version)].hits == 3  # counted once
+
+
+def test_each_site_keeps_its_own_definition_of_a_name():
+    stats.mark_current("functions", "mod.f", "v1", "cell-a")
+    stats.mark_current("functions", "mod.f", "v2", "cell-b")
+    stats.mark_current("functions", "mod.f", "v3", "cell-a")  # cell-a run again, edited
+    assert stats.defined_versions("functions") == {"mod.f": frozenset({"v2", "v3"})}
+    assert stats.current_versions("functions") == {"mod.f": "v3"}  # the latest definition
+    stats.mark_current("functions", "mod.g", "w1")
+    stats.mark_current("functions", "mod.g", "w2")  # outside cells: the latest replaces
+    assert stats.defined_versions("functions")["mod.g"] == frozenset({"w2"})
+    stats.forget_site("cell-a")
+    assert stats.defined_versions("functions")["mod.f"] == frozenset({"v2"})
+    stats.reset()
+    assert stats.defined_versions("functions") == {}
+
+
+def test_memorized_functions_remember_the_site_they_were_defined_at(memory):
+    def square(x):
+        return x * x
+
+    stats.set_site("cell-1")
+    try:
+        f = memory.cache(square)
+    finally:
+        stats.set_site(None)
+    stats.set_site("cell-2")  # called from another cell: still defined at cell-1
+    try:
+        f(2)
+        stats.reset()
+        f(3)  # re-marks after a reset, at its own site
+    finally:
+        stats.set_site(None)
+    stats.forget_site("cell-2")
+    assert list(stats.defined_versions("functions").values()) == [frozenset({f.cache_key(3).version})]
+    stats.forget_site("cell-1")
+    assert stats.defined_versions("functions") == {}

@@ -7,12 +7,18 @@ The default ``Memory`` is the session's (``jlcache.memory.session``): ``$JLCACHE
 ``.jlcache/`` in the kernel's working directory (next to the notebook); ``%jlcache dir PATH``
 moves it for the session. It is created on first use, so loading the extension never touches
 the disk.
+
+Each cell's id (Jupyter sends one per cell; terminal IPython does not) is told to the engine
+as the "site" of the definitions the cell makes (``stats.set_site``), and a cell that runs
+again first forgets what it defined before, so "stale" means "no cell of this session
+defines it any more" (``jlcache.memory.housekeeping``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from jlcache import stats
 from jlcache.memory import session
 from jlcache.memory.session import default_location, get_memory, set_location
 
@@ -31,6 +37,8 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = JlcacheMagics(ipython)
     ipython.register_magics(magics)
     _shells[id(ipython)] = magics
+    ipython.events.register("pre_run_cell", _pre_run_cell)
+    ipython.events.register("post_run_cell", _post_run_cell)
     session.fix_location()  # fixed now: a later os.chdir does not move the cache
 
 
@@ -39,6 +47,11 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = _shells.pop(id(ipython), None)
     if magics is None:
         return
+    for name, callback in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
+        try:
+            ipython.events.unregister(name, callback)
+        except ValueError:  # already gone
+            pass
     registry = ipython.magics_manager.magics
     for kind, names in (("cell", ["memo"]), ("line", ["pmap", "jlcache"])):
         for name in names:
@@ -47,3 +60,15 @@ def unload_ipython_extension(ipython: Any) -> None:
     ipython.magics_manager.registry.pop(type(magics).__name__, None)
     if not _shells:
         session.reset()
+
+
+def _pre_run_cell(info: Any) -> None:
+    """A cell starts: its definitions are made at its id; what its last run defined is gone."""
+    site = getattr(info, "cell_id", None) or None
+    stats.set_site(site)
+    if site is not None:
+        stats.forget_site(site)
+
+
+def _post_run_cell(result: Any) -> None:
+    stats.set_site(None)

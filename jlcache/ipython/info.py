@@ -47,8 +47,12 @@ def human_bytes(n: float) -> str:
 
 
 def collect(store: Store) -> list[GroupRow]:
-    """Rows for every function and cell group on disk, with this session's counters."""
+    """Rows for every function and cell group on disk, with this session's counters.
+
+    Sizes are ``housekeeping.entry_bytes`` (bytes on disk), the panel's measure.
+    """
     from jlcache import stats
+    from jlcache.memory.housekeeping import total_bytes
 
     counts = stats.snapshot()
     rows = []
@@ -66,8 +70,7 @@ def collect(store: Store) -> list[GroupRow]:
                 if c is not None:
                     hits, misses, saved = hits + c.hits, misses + c.misses, saved + c.time_saved
             rows.append(GroupRow(kind, group, name, len(versions), current.get(group),
-                                 len(entries), sum(e.size or 0 for e in entries), hits, misses,
-                                 saved))
+                                 len(entries), total_bytes(entries), hits, misses, saved))
     return rows
 
 
@@ -165,25 +168,12 @@ def delete_groups(store: Store, targets: list[tuple[str, str]]) -> int:
 
 
 def clear_stale(store: Store) -> list[tuple[str, str, str]]:
-    """Delete versions that are not the definition live in this session.
+    """Delete the stale versions (``jlcache.memory.housekeeping`` says which: versions no
+    definition of this session has, in groups this session defines). An ``OSError`` becomes
+    a ``RemovalFailed`` naming the version's folder."""
+    from jlcache.memory import housekeeping
 
-    Only groups the session knows a current version of are touched: a function or cell never
-    run in this session might still be defined in a notebook not open now.
-    """
-    from jlcache import events, stats
+    def guard(kind: str, group: str, version: str) -> contextlib.AbstractContextManager[None]:
+        return removing(store.describe((kind, group, version)))
 
-    removed = []
-    for kind in KINDS:
-        current = stats.current_versions(kind)
-        for group in store.groups(kind):
-            live = current.get(group)
-            if live is None:
-                continue
-            for version in store.versions(kind, group):
-                if version != live:
-                    with removing(store.describe((kind, group, version))):
-                        store.delete_version(kind, group, version)
-                    removed.append((kind, group, version))
-                    events.publish("cache.clear", kind=kind, group=group, func=group,
-                                   version=version, key=None)
-    return removed
+    return housekeeping.clear_stale(store, guard=guard).versions

@@ -11,6 +11,8 @@ The hit path is kept lean on purpose (it is what a notebook pays on every re-run
 signature is bound by a per-function ``ArgBinder``, identity comes from ``identify``'s
 cache, the key is one ``hash`` call over a tuple, the entry is one file read, the access
 time is recorded in memory (``Store.touch``), and events are only built when someone listens.
+Loading, storing and the ``cache.*`` events go through ``memory.entries``, the one path
+``%%memo`` cells (``cells.cached``) share.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jlcache import events, stats
-from jlcache._fs import PROCESS_ERRNOS
-from jlcache.errors import CorruptEntryError, CorruptEntryWarning, NotCachedWarning, UnhashableError
+from jlcache.errors import CorruptEntryError, NotCachedWarning, UnhashableError
 from jlcache.identity import hash as _hash
 from jlcache.identity.functions import FunctionIdentity, bound_state, identify
 from jlcache.identity.own_state import describe, exclude_state, mutated_state, state_snapshot
+from jlcache.memory import entries
 from jlcache.memory.keys import (
     ArgBinder,
     check_ignore,
@@ -92,6 +94,9 @@ class MemorizedFunc:
         # exists only in the kernel), and its copy of the function and of the globals it
         # reads is a snapshot taken at pickling time, so the pinned identity stays right.
         self._pinned = pinned
+        # The notebook cell this definition was made in: a name defined in two cells has a
+        # current version per cell (``memory.housekeeping``).
+        self._site = stats.current_site()
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -109,7 +114,7 @@ class MemorizedFunc:
         if group is None:
             group = _groups[name] = group_name(name)
         self._name = name
-        stats.mark_current(_KIND, group, ident.version)
+        stats.mark_current(_KIND, group, ident.version, self._site)
         parts = (name, group, ident.version)
         self._last = (ident, stats.epoch, parts)
         return parts
@@ -153,34 +158,16 @@ class MemorizedFunc:
             else:  # Store.get has recorded the access (in memory, no write)
                 if self._verbose:
                     _log.info("[Memory] %s: cache hit (%s)", self._name, ref.key)
-                # no has_subscribers() test: the session counters always listen, through
-                # the bus's counter hook, which costs no Event when nobody else listens
-                events.publish("cache.hit", kind=_KIND, group=ref.group, func=self._name,
-                               version=ref.version, key=ref.key,
-                               duration=meta.get("duration"), bytes=meta.get("size"))
+                entries.hit(ref, self._name, meta)
                 return ref, value
         if self._verbose:
             shown = ", ".join(f"{k}={v}" for k, v in self._input_args(args, kwargs).items())
             _log.info("[Memory] cache miss, calling %s(%s) (key %s)", self._name, shown, ref.key)
-        events.publish("cache.miss", kind=_KIND, group=ref.group, func=self._name,
-                       version=ref.version, key=ref.key)
+        entries.miss(ref, self._name)
         return ref, MISS
 
     def _load(self, ref: EntryRef, quiet: bool = False) -> tuple[Any, dict]:
-        try:
-            return self._cache_store.get(ref, mmap_mode=self.mmap_mode)
-        except KeyError:
-            return MISS, {}
-        except (CorruptEntryError, OSError) as exc:  # damaged, or unreadable (permissions, I/O)
-            if isinstance(exc, OSError) and exc.errno in PROCESS_ERRNOS:
-                raise  # out of descriptors or memory: recomputing would not help
-            if not quiet:
-                warnings.warn(CorruptEntryWarning(
-                    f"The cache entry of {self._name} at {self._cache_store.describe(ref)} could "
-                    f"not be read ({exc}); it is treated as a miss and will be recomputed and "
-                    "overwritten. No action is needed unless this keeps happening (then check "
-                    "the disk, or clear the cache)."), stacklevel=4)
-            return MISS, {}
+        return entries.load(self._cache_store, ref, self.mmap_mode, self._name, quiet=quiet)
 
     def _store(self, ref: EntryRef, value: Any, duration: float, args: tuple,
                kwargs: dict) -> None:
@@ -190,11 +177,9 @@ class MemorizedFunc:
     def _put(self, ref: EntryRef, value: Any, duration: float, args: tuple,
              kwargs: dict) -> dict | None:
         memory = self._memory
-        meta = {"duration": duration, "time": time.time() - duration,
-                "input_args": self._input_args(args, kwargs), "func": self._name}
-        self._write_info(ref)
+        meta = entries.entry_meta(self._name, duration, self._input_args(args, kwargs))
         try:
-            nbytes = self._cache_store.put(ref, value, meta, compress=memory.compress)
+            nbytes = entries.save(self._cache_store, ref, value, meta, self._info, memory.compress)
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
             if self._name not in _WARNED_UNPICKLABLE:  # once per function: not on every call
                 _WARNED_UNPICKLABLE.add(self._name)
@@ -205,16 +190,11 @@ class MemorizedFunc:
                     "recomputes it. Return plain data (numbers, arrays, dicts) to cache it. "
                     "(Shown once per function.)"), stacklevel=4)
             return None
-        except OSError as exc:
-            memory._warn_store_failed(self._name, exc)
-            return None
         except Exception as exc:  # never let a storage problem fail the user's call
             memory._warn_store_failed(self._name, exc)
             return None
         meta["bytes"] = nbytes
-        if events.has_subscribers():
-            events.publish("cache.store", kind=_KIND, group=ref.group, func=self._name,
-                           version=ref.version, key=ref.key, bytes=nbytes, duration=duration)
+        entries.stored(ref, self._name, nbytes, duration)
         return meta
 
     def _input_args(self, args: tuple, kwargs: dict) -> dict[str, str]:
@@ -223,15 +203,8 @@ class MemorizedFunc:
         except TypeError:
             return {}
 
-    def _write_info(self, ref: EntryRef) -> None:
-        """Describe the version for listings; the store does it once per process and cache,
-        so the description (which reads the source) is built only then."""
-        try:
-            self._cache_store.write_info(ref.kind, ref.group, ref.version, self._describe)
-        except Exception as exc:  # read-only caches still serve hits; the put reports the failure
-            _log.debug("could not write _info.json for %s: %s", self._name, exc)
-
-    def _describe(self) -> dict[str, Any]:
+    def _info(self) -> dict[str, Any]:
+        """What ``_info.json`` says about this function's version (names, signature, source)."""
         ident = self._ident()
         return {"module": ident.module, "qualname": ident.qualname,
                 "signature": signature_line(self.func), "first_line": first_source_line(self.func),
@@ -317,11 +290,10 @@ class MemorizedFunc:
             meta = None
         if meta is not None:
             store.touch(ref)
-        if events.has_subscribers():
-            extra = {} if meta is None else {"duration": meta.get("duration"), "bytes": meta.get("size")}
-            events.publish("cache.miss" if meta is None else "cache.hit", kind=_KIND,
-                           group=ref.group, func=self._name, version=ref.version, key=ref.key,
-                           **extra)
+        if meta is None:
+            entries.miss(ref, self._name)
+        else:
+            entries.hit(ref, self._name, meta)
         return meta
 
     def check_call_in_cache(self, *args: Any, **kwargs: Any) -> bool:
@@ -396,6 +368,8 @@ def _rebuild(cls: type[MemorizedFunc], func: Callable, memory: Memory, ignore: l
     """Unpickle a ``MemorizedFunc`` with its pinned identity (``identify`` is not run)."""
     self = cls.__new__(cls)
     self._setup(func, memory, ignore, verbose, mmap_mode, callback, pinned)
+    if self._site is not None:  # restored by a notebook cell (a %%memo hit): defined there
+        self._identity()
     return self
 
 

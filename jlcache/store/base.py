@@ -82,16 +82,20 @@ class Store(ABC):
     # ------------------------------------------------------------------------- entries
     @abstractmethod
     def put(self, ref: EntryRef, value: Any, meta: Mapping[str, Any], compress: Any = 0) -> int:
-        """Store ``value`` under ``ref``, atomically replacing any entry there; returns the
-        bytes written. ``meta`` (JSON-able; other values are stored as ``str``) is kept in the
-        entry, with ``created`` added when missing. An unpicklable value raises
-        (``UnpicklableValueError``) and leaves nothing behind. May evict (``bytes_limit``)."""
+        """Store ``value`` under ``ref``, atomically replacing any entry there.
+
+        ``meta`` (JSON-able; other values are stored as ``str``) is kept in the entry, with
+        ``created`` added when missing. Returns the bytes the entry takes in the store (on a
+        local disk: allocated bytes, the one size every report uses). An unpicklable value
+        raises ``UnpicklableValueError`` and leaves nothing behind. May evict
+        (``bytes_limit``)."""
 
     @abstractmethod
     def get(self, ref: EntryRef, mmap_mode: str | None = None) -> tuple[Any, dict[str, Any]]:
         """``(value, meta)`` of a complete, verified entry, and records an access (``touch``).
 
-        ``meta`` also holds ``size`` (bytes of the entry). ``KeyError`` when absent,
+        ``meta`` also holds ``size`` (bytes of the entry) and ``disk`` (bytes it takes in the
+        store: allocated bytes for a local file). ``KeyError`` when absent,
         ``CorruptEntryError`` when damaged. With ``mmap_mode``, numpy arrays come back
         memory-mapped when the entry is a local file; a store without local files returns
         ordinary arrays (and says so once).
@@ -99,7 +103,7 @@ class Store(ABC):
 
     @abstractmethod
     def meta(self, ref: EntryRef) -> dict[str, Any]:
-        """The entry's metadata (with ``size``) without loading its value; ``KeyError`` when
+        """The entry's metadata (with ``size`` and ``disk``) without loading its value; ``KeyError`` when
         absent, ``CorruptEntryError`` when damaged. Records no access."""
 
     @abstractmethod

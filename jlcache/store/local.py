@@ -42,7 +42,7 @@ from jlcache.store.layout import (  # noqa: F401 - also imported from here by ol
     parse_size,
 )
 from jlcache.store.location import FORMAT, prepare_location
-from jlcache.store.maintenance import Maintenance
+from jlcache.store.maintenance import Maintenance, disk_bytes
 from jlcache.store.trust import Untrusted
 
 __all__ = ["FORMAT", "LocalStore"]
@@ -128,11 +128,12 @@ class LocalStore(Store):
     def put(self, ref: EntryRef, value: Any, meta: Mapping[str, Any], compress: Any = 0) -> int:
         meta = {"created": time.time(), **meta}
         disk = self._disk
-        path, parts, _ = disk.where(ref)
+        path, parts, name = disk.where(ref)
         for attempt in range(_PUT_ATTEMPTS):
             try:
                 with disk.writable_dir(parts, stacklevel=5) as dfd:
                     size = write_value(path, value, meta, compress, dir_fd=dfd)
+                    size = _written_disk(name, dfd, size)
                     self.maintenance.maybe_sweep(parts, dfd)
                 break
             except FileNotFoundError:
@@ -168,6 +169,7 @@ class LocalStore(Store):
         finally:
             os.close(fd)
         meta["size"] = st.st_size  # the header is parsed afresh on every read: ours to extend
+        meta["disk"] = disk_bytes(st)
         self._access.touch(ref)
         return value, meta
 
@@ -189,6 +191,7 @@ class LocalStore(Store):
         finally:
             os.close(fd)
         meta["size"] = st.st_size
+        meta["disk"] = disk_bytes(st)
         return meta
 
     def touch(self, ref: EntryRef) -> None:
@@ -243,3 +246,11 @@ class LocalStore(Store):
 
     def sweep_temporaries(self) -> int:
         return self.maintenance.sweep_temporaries()
+
+
+def _written_disk(name: str, dfd: int, size: int) -> int:
+    """Allocated bytes of the entry just written (its file size if it cannot be measured)."""
+    try:
+        return disk_bytes(os.stat(name, dir_fd=dfd, follow_symlinks=False))
+    except OSError:
+        return size

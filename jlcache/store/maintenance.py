@@ -44,7 +44,7 @@ ARGS_MAX = 200  # characters of an entry's argument summary in listings
 AUTO_EVICT_TARGET = 0.9  # automatic eviction goes below the limit so the next put doesn't rescan
 
 
-def _disk(st: os.stat_result) -> int:
+def disk_bytes(st: os.stat_result) -> int:
     """Allocated bytes: what the entry really costs on disk (a 200-byte file takes a block)."""
     blocks = getattr(st, "st_blocks", None)
     return blocks * 512 if blocks is not None else st.st_size
@@ -159,13 +159,13 @@ class Maintenance:
                 created=float(meta.get("created") or st.st_mtime),
                 last_access=max(st.st_atime, self._access.last(ref)),
                 duration=float(duration) if isinstance(duration, (int, float)) else None,
-                args=args_summary(meta), meta=meta, disk=_disk(st),
+                args=args_summary(meta), meta=meta, disk=disk_bytes(st),
             ))
         return out
 
     def size(self) -> int:
         """Allocated bytes of all entries (what ``bytes_limit`` is compared with)."""
-        return sum(_disk(st) for _, _, st in self._entry_files(KINDS))
+        return sum(disk_bytes(st) for _, _, st in self._entry_files(KINDS))
 
     # ------------------------------------------------------------------------- deleting
     def delete(self, ref: EntryRef) -> bool:
@@ -233,7 +233,7 @@ class Maintenance:
         with self.lock:
             self._access.flush()
             self.sweep_temporaries()
-            items = [(max(st.st_atime, st.st_mtime), st.st_mtime, path, ref, _disk(st))
+            items = [(max(st.st_atime, st.st_mtime), st.st_mtime, path, ref, disk_bytes(st))
                      for ref, path, st in self._entry_files(KINDS)]
             items.sort(key=lambda it: it[:3])
             victims, total = _choose(items, limit, items_limit, age)

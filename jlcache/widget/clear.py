@@ -2,14 +2,16 @@
 
 The row id is never turned into a path here: it is matched against the store's own
 listing, so an id that names nothing (or tries ``..``) deletes nothing and says so.
-Sizes reported are allocated bytes (``EntryInfo.disk``), like the panel's totals and
-``Store.size()``.
+Sizes reported are ``housekeeping.entry_bytes`` (allocated bytes), like the panel's totals,
+``%jlcache info`` and ``Store.size()``; "stale" is ``housekeeping``'s definition too.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+from jlcache.memory import housekeeping
+from jlcache.memory.housekeeping import Defined
 from jlcache.store.base import Store
 from jlcache.widget.format import human_size
 from jlcache.widget.ids import KINDS, parse_row_id
@@ -26,15 +28,9 @@ class Cleared(NamedTuple):
     bytes: int
 
 
-def _stale_versions(store: Store, current: dict[str, dict[str, str]]) -> list[tuple[str, str, str]]:
-    return [(kind, group, version) for kind in KINDS for group in store.groups(kind)
-            for version in store.versions(kind, group)
-            if current.get(kind, {}).get(group) != version]
-
-
 def _measure(store: Store, kind: str, group: str | None = None, version: str | None = None) -> tuple[int, int]:
     infos = store.entries(kind, group, version)
-    return len(infos), sum(disk_bytes(i) for i in infos)
+    return len(infos), housekeeping.total_bytes(infos)
 
 
 def _clear_all(store: Store) -> Cleared:
@@ -43,25 +39,25 @@ def _clear_all(store: Store) -> Cleared:
     return Cleared(f"Cleared the whole cache ({n} entries, {human_size(size)}).", n, size)
 
 
-def _clear_stale(store: Store, current: dict[str, dict[str, str]]) -> Cleared:
-    n = size = 0
-    stale = _stale_versions(store, current)
-    for kind, group, version in stale:
-        dn, ds = _measure(store, kind, group, version)
-        store.delete_version(kind, group, version)
-        n, size = n + dn, size + ds
-    return Cleared(f"Cleared {len(stale)} stale version(s) ({n} entries, {human_size(size)}).", n, size)
+def _clear_stale(store: Store, defined: Defined) -> Cleared:
+    done = housekeeping.clear_stale(store, defined)
+    return Cleared(f"Cleared {len(done.versions)} stale version(s) ({done.entries} entries, "
+                   f"{human_size(done.bytes)}).", done.entries, done.bytes)
 
 
-def clear_target(store: Store, rid: str, current: dict[str, dict[str, str]]) -> Cleared:
-    """Delete exactly what row ``rid`` stands for, resolving it against the store itself."""
+def clear_target(store: Store, rid: str, defined: Defined) -> Cleared:
+    """Delete exactly what row ``rid`` stands for, resolving it against the store itself.
+
+    ``defined``: the versions this session defines (``housekeeping.defined_versions()``),
+    which decide what ``"stale"`` deletes.
+    """
     target = parse_row_id(rid)
     if target.kind == "jobs":
         raise ValueError(f"{rid!r} is a job, not cached data: use Panel.cancel({rid!r}) to stop it.")
     if target.kind == "all":
         return _clear_all(store)
     if target.kind == "stale":
-        return _clear_stale(store, current)
+        return _clear_stale(store, defined)
     kind, group, version, key = target
     gone = Cleared(f"Nothing to clear: {rid!r} is no longer in the cache (refreshed).", 0, 0)
     if group not in store.groups(kind) or (version and version not in store.versions(kind, group)):

@@ -6,8 +6,9 @@ Pure logic with no widget import, so every rule the panel follows is unit-testab
     stats.snapshot() ---------------------------^     ^
     cache.hit events --> HitLog (last use, bytes) ----+
 
-Sizes are allocated bytes (``EntryInfo.disk``, what ``Store.size()`` and ``bytes_limit``
-count), so the header's total is the store's size. Entries are paged here (``PAGE_SIZE``
+Sizes are ``housekeeping.entry_bytes`` (allocated bytes, what ``Store.size()`` and
+``bytes_limit`` count, and what ``%jlcache info`` shows), so the header's total is the store's
+size. Version states (current / stale / unknown) are ``housekeeping.version_state``. Entries are paged here (``PAGE_SIZE``
 rows of an expanded version are built and synced, never all 10,000), so the browser only
 ever holds what it shows. Row ids live in ``panel_ids``; clearing in ``panel_clear``.
 """
@@ -20,22 +21,32 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jlcache.memory.housekeeping import CURRENT, STALE, Defined, entry_bytes, version_state
 from jlcache.store.base import Store
 from jlcache.widget.format import human_duration, human_size
 from jlcache.widget.ids import KINDS, row_id
 
-__all__ = ["PAGE_SIZE", "SORT_KEYS", "HitLog", "PanelState", "Scan", "ViewState", "args_text",
-           "disk_bytes", "scan"]
+__all__ = ["PAGE_SIZE", "SORT_KEYS", "STALE_BUTTON_TIP", "STATE_TIPS", "HitLog", "PanelState",
+           "Scan", "ViewState", "args_text", "disk_bytes", "scan"]
 
 PAGE_SIZE = 25  # rows per page of a section or an expanded level: one screen, not 10,000
 SORT_KEYS = ("last_used", "size", "name")
 Version = tuple[str, str, str]  # (kind, group, version)
+# The tooltip of a version's state label (``row["state_tip"]``, read by js/panel.js); what the
+# states mean is ``jlcache.memory.housekeeping``'s docstring.
+STATE_TIPS = {
+    "current": "Current: a cell or module run in this session defines this version.",
+    "stale": "Stale: this session defines other versions and no cell defines this one any more.",
+    "unknown": "Unknown: nothing run in this session defines it yet; never cleared as stale.",
+}
+STALE_BUTTON_TIP = ("Delete stale versions: those no cell of this session defines any more "
+                    "(functions and cells not run in this session are kept)")
 
 
 # ----------------------------------------------------------------------------- entries
 def disk_bytes(info: Any) -> int:
-    """Allocated bytes of an entry; the file size where the store did not measure them."""
-    return int(getattr(info, "disk", 0) or info.size or 0)
+    """Allocated bytes of an entry (``housekeeping.entry_bytes``: the one measure of sizes)."""
+    return entry_bytes(info)
 
 
 def args_text(info: Any) -> str:
@@ -121,7 +132,7 @@ class HitLog:
             total = self._bytes.get(version, 0)
             unsized = [(k[3], n) for k, n in self._unsized.items() if k[:3] == version]
         if unsized:
-            sizes = {e.ref.key: int(e.size or 0) for e in scan.versions.get(version, ())}
+            sizes = {e.ref.key: entry_bytes(e) for e in scan.versions.get(version, ())}
             total += sum(sizes.get(key, 0) * n for key, n in unsized)
         return total
 
@@ -210,15 +221,16 @@ class PanelState:
         return _page(self.scan.versions[key], self.view.pages.get(rid, 0), self.view, order, self._entry_row)
 
     # ------------------------------------------------------------------ versions and groups
-    def _version_row(self, key: Version, counts: Any, current: str | None) -> dict:
+    def _version_row(self, key: Version, counts: Any, defined: Defined) -> dict:
         kind, group, version = key
         n, size, last = self.scan.aggregate(key)
         seen = self.hits.version_last.get(key)
         info = self.scan.infos.get(key, {})
         rid = row_id(kind, group, version)
+        state = version_state(kind, group, version, defined)
         row = {"id": rid, "type": "version", "label": version[:12],
                "detail": info.get("first_line") or info.get("signature") or "",
-               "state": "current" if version == current else "stale",
+               "state": state, "state_tip": STATE_TIPS[state],
                "entries": n, "bytes": size, "last_used": max(last or 0, seen or 0) or None,
                "created": info.get("created"), "hits": getattr(counts, "hits", 0),
                "misses": getattr(counts, "misses", 0), "time_saved": float(getattr(counts, "time_saved", 0.0)),
@@ -227,52 +239,57 @@ class PanelState:
             row["children"] = self._entry_page(key, rid)
         return _finish(row)
 
-    def _group_rows(self, kind: str, stats: dict, current: dict[str, str]) -> list[dict]:
+    def _group_rows(self, kind: str, stats: dict, defined: Defined) -> list[dict]:
         by_group: dict[str, list[str]] = {}
         for k, group, version in self.scan.versions:
             if k == kind:
                 by_group.setdefault(group, []).append(version)
         rows = []
         for group, versions in by_group.items():
-            vrows = [self._version_row((kind, group, v), stats.get((kind, group, v)), current.get(group))
+            vrows = [self._version_row((kind, group, v), stats.get((kind, group, v)), defined)
                      for v in versions]
             rid = row_id(kind, group)
-            label, detail = self._group_label(kind, group, versions, current.get(group))
+            current = [v for v in versions if version_state(kind, group, v, defined) == CURRENT]
+            label, detail = self._group_label(kind, group, current or versions)
             row = {"id": rid, "type": "group", "label": label, "detail": detail,
-                   "versions": len(vrows), "stale": sum(r["state"] == "stale" for r in vrows),
+                   "versions": len(vrows), "stale": sum(r["state"] == STALE for r in vrows),
                    **_totals(vrows)}
             if rid in self.view.expanded:
                 row["children"] = _page(vrows, self.view.pages.get(rid, 0), self.view)
             rows.append(_finish(row))
         return rows
 
-    def _group_label(self, kind: str, group: str, versions: list[str], current: str | None) -> tuple[str, str]:
-        """Function rows read ``module.qualname``; cell rows their name and first line of source."""
-        pick = current if current in versions else max(
-            versions, key=lambda v: self.scan.infos.get((kind, group, v), {}).get("created") or 0)
+    def _group_label(self, kind: str, group: str, versions: list[str]) -> tuple[str, str]:
+        """Function rows read ``module.qualname``; cell rows their name and first line of source
+        (of the newest current version, else of the newest one)."""
+        pick = max(versions, key=lambda v: self.scan.infos.get((kind, group, v), {}).get("created") or 0)
         info = self.scan.infos.get((kind, group, pick), {})
         if kind == "functions" and info.get("qualname"):
             return f"{info.get('module', '?')}.{info['qualname']}", ""
         return info.get("name") or group, info.get("first_line", "")
 
     # ------------------------------------------------------------------ public
-    def sections(self, stats: dict, current: dict[str, dict[str, str]]) -> dict[str, dict]:
-        """The ``functions`` and ``cells`` traits: a page of group rows each, expanded as asked."""
+    def sections(self, stats: dict, defined: Defined) -> dict[str, dict]:
+        """The ``functions`` and ``cells`` traits: a page of group rows each, expanded as asked.
+
+        ``defined``: the versions this session defines (``housekeeping.defined_versions()``).
+        """
         out = {}
         for kind in KINDS:
-            rows = self._group_rows(kind, stats, current.get(kind, {}))
+            rows = self._group_rows(kind, stats, defined)
             out[kind] = {"id": kind, **_page(rows, self.view.pages.get(kind, 0), self.view)}
         return out
 
-    def summary(self, current: dict[str, dict[str, str]]) -> dict:
-        """The header: location, entries and allocated bytes (= ``Store.size()``), stale share."""
+    def summary(self, defined: Defined) -> dict:
+        """The header: location, entries and bytes on disk (= ``Store.size()``), stale share."""
         total = stale = stale_bytes = n = 0
         for (kind, group, version) in self.scan.versions:
             count, size, _ = self.scan.aggregate((kind, group, version))
             total += size
             n += count
-            if current.get(kind, {}).get(group) != version:
+            if version_state(kind, group, version, defined) == STALE:
                 stale += 1
                 stale_bytes += size
         return {"location": self.scan.location, "entries": n, "bytes": total, "size": human_size(total),
-                "stale_versions": stale, "stale_bytes": stale_bytes, "stale_size": human_size(stale_bytes)}
+                "stale_versions": stale, "stale_bytes": stale_bytes, "stale_size": human_size(stale_bytes),
+                "stale_tip": STALE_BUTTON_TIP}

@@ -33,6 +33,7 @@ import traitlets as t
 
 from jlcache import events, stats
 from jlcache.errors import JlcacheError
+from jlcache.memory import housekeeping
 from jlcache.store.base import Store
 from jlcache.widget.clear import Cleared, clear_target
 from jlcache.widget.ids import KINDS, parse_row_id
@@ -95,9 +96,8 @@ class Panel(anywidget.AnyWidget):
         ``"stale"`` or ``"all"``), then refresh. Returns what was removed."""
         if self._store is None:
             raise JlcacheError("This panel's Memory has location=None: there is no cache on disk to clear.")
-        current = {kind: stats.current_versions(kind) for kind in KINDS}
         with self._lock:
-            done = clear_target(self._store, row_id, current)
+            done = clear_target(self._store, row_id, housekeeping.defined_versions())
         target = parse_row_id(row_id)
         # Other panels (and anyone listening) learn about it like about any other clear.
         events.publish("cache.clear", kind=target.kind if target.kind in KINDS else None,
@@ -188,10 +188,10 @@ class Panel(anywidget.AnyWidget):
                 self._dirty_stats = True
             if self._dirty_stats:
                 self._dirty_stats = False
-                current = {kind: stats.current_versions(kind) for kind in KINDS}
-                sections = self._state.sections(stats.snapshot(), current)
+                defined = housekeeping.defined_versions()
+                sections = self._state.sections(stats.snapshot(), defined)
                 with self.hold_sync():
-                    self.summary = self._state.summary(current)
+                    self.summary = self._state.summary(defined)
                     self.functions, self.cells = sections["functions"], sections["cells"]
                     self.view = self._state.view.as_dict()
             if self._dirty_jobs:

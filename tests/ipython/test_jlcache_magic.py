@@ -57,7 +57,7 @@ def test_info_sizes_use_the_panels_binary_units(ip, populated, capsys):
     ip.run_line_magic("jlcache", "info")
     out = capsys.readouterr().out
     row = next(r for r in out.splitlines() if "blob" in r)
-    size = populated.store.entries("cells", "blob")[0].size
+    size = populated.store.entries("cells", "blob")[0].disk  # bytes on disk, as in the panel
     assert "KiB" in row and human_size(size) in row
     assert " KB" not in out and " MB" not in out
 

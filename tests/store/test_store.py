@@ -66,12 +66,13 @@ def test_put_get_meta_contains(store: LocalStore) -> None:
     with pytest.raises(KeyError):
         store.meta(ref())
     size = store.put(ref(), [np.arange(3), "x"], {"duration": 2.0, "args": "(3,)"})
-    assert size == store.path(ref()).stat().st_size
+    st = store.path(ref()).stat()
+    assert size == st.st_blocks * 512 == store.entries("functions")[0].disk  # bytes on disk
     assert store.contains(ref())
     value, meta = store.get(ref(), mmap_mode="r")
     assert isinstance(value[0], np.memmap) and value[1] == "x"
     assert meta["duration"] == 2.0 and meta["args"] == "(3,)"
-    assert meta["size"] == size  # from the reader's fstat: a hit reports its bytes for free
+    assert (meta["size"], meta["disk"]) == (st.st_size, size)  # from the reader's fstat: free
     assert abs(meta["created"] - time.time()) < 60
     assert store.meta(ref()) == meta
 
@@ -522,7 +523,9 @@ def test_golden_fixture_of_format_1(tmp_path: Path) -> None:
         for mmap_mode in (None, "r"):
             got, got_meta = store.get(EntryRef(*r), mmap_mode=mmap_mode)
             golden.assert_same(value, got)
-            assert got_meta.pop("size") == store.path(EntryRef(*r)).stat().st_size
+            st = store.path(EntryRef(*r)).stat()
+            assert got_meta.pop("size") == st.st_size
+            assert got_meta.pop("disk") == st.st_blocks * 512
             assert got_meta == meta
     info = json.loads((copy / "functions" / golden.GROUP / golden.VERSION / "_info.json").read_text())
     assert info["name"] == golden.NAME

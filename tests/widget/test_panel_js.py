@@ -17,7 +17,7 @@ from panel_page import open_harness, show, traits, update
 
 from jlcache.stats import Counts
 from jlcache.widget.jobs import JobTracker
-from jlcache.widget.model import PAGE_SIZE, PanelState, scan
+from jlcache.widget.model import PAGE_SIZE, STALE_BUTTON_TIP, STATE_TIPS, PanelState, scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 
@@ -66,6 +66,18 @@ def test_long_names_are_cut_with_the_full_name_in_a_tooltip(page, fake_store):
     assert name_box["x"] + name_box["width"] <= size_box["x"] + 1  # the name never runs into the numbers
     badge = page.locator(".jlc-row-version .jlc-badge")
     assert badge.inner_text() == "current" and badge.is_visible()
+
+
+def test_state_labels_and_clear_stale_explain_themselves_in_tooltips(page, fake_store):
+    for version in ("v1", "v2", "v3"):
+        fake_store.add("functions", "m.f", version, "k")
+    fake_store.add("functions", "m.g", "w", "k")
+    state = _state(fake_store, expanded={"functions/m.f", "functions/m.g"})
+    show(page, traits(state, {}, {"functions": {"m.f": frozenset({"v1", "v2"})}}))
+    badges = page.locator(".jlc-row-version .jlc-badge")
+    tips = {badges.nth(i).inner_text(): badges.nth(i).get_attribute("title") for i in range(badges.count())}
+    assert tips == {name: STATE_TIPS[name] for name in ("current", "stale", "unknown")}
+    assert page.locator("[data-action=clear-stale]").get_attribute("title") == STALE_BUTTON_TIP
 
 
 def test_sized_running_job_shows_its_fraction_and_an_unsized_one_a_sliding_bar(page):

@@ -10,7 +10,7 @@ import pytest
 from jlcache.stats import Counts
 from jlcache.widget.format import human_duration, human_size
 from jlcache.widget.ids import Target, parse_row_id, row_id
-from jlcache.widget.model import PAGE_SIZE
+from jlcache.widget.model import PAGE_SIZE, STALE_BUTTON_TIP, STATE_TIPS
 
 
 @pytest.mark.parametrize(("n", "text"), [
@@ -68,8 +68,10 @@ def test_rows_group_versions_and_count_hits(fake_store, build_state):
     assert versions["functions/__main__.f/v1"]["bytes"] == 400
     assert "children" not in fn["functions/__main__.g"]  # not expanded: entries are not synced
     assert sections["cells"]["rows"][0]["id"] == "cells/load"
+    # the cell is not defined in this session: "unknown", not stale (housekeeping's rule)
     assert summary == {"location": str(fake_store.location), "entries": 5, "bytes": 3455, "size": "3.4 KiB",
-                       "stale_versions": 2, "stale_bytes": 3048, "stale_size": "3.0 KiB"}
+                       "stale_versions": 1, "stale_bytes": 1000, "stale_size": "1000 B",
+                       "stale_tip": STALE_BUTTON_TIP}
 
 
 
@@ -151,3 +153,22 @@ def test_hit_events_move_last_used_and_count_bytes_loaded(fake_store, build_stat
     assert (v["served"], v["served_size"], v["last_used"], f["last_used"]) == (2050, "2.0 KiB", 600.0, 600.0)
     used = {r["detail"]: r["last_used"] for r in v["children"]["rows"]}
     assert used == {"k1": 600.0, "k2": 550.0}
+
+
+def test_version_states_follow_what_this_session_defines(fake_store, build_state):
+    """Two cells defining m.f keep both versions current; m.g, not defined in this session,
+    is unknown (never stale); each state carries its tooltip sentence."""
+    for version in ("cell1", "cell2", "edited-away"):
+        fake_store.add("functions", "m.f", version, "k")
+    fake_store.add("functions", "m.g", "v", "k")
+    defined = {"functions": {"m.f": frozenset({"cell1", "cell2"})}}
+    _, sections, summary = build_state(fake_store, current=defined,
+                                       expanded={"functions/m.f", "functions/m.g"})
+    states = {r["id"]: (r["state"], r["state_tip"]) for g in sections["functions"]["rows"]
+              for r in g["children"]["rows"]}
+    assert states == {"functions/m.f/cell1": ("current", STATE_TIPS["current"]),
+                      "functions/m.f/cell2": ("current", STATE_TIPS["current"]),
+                      "functions/m.f/edited-away": ("stale", STATE_TIPS["stale"]),
+                      "functions/m.g/v": ("unknown", STATE_TIPS["unknown"])}
+    assert summary["stale_versions"] == 1
+    assert all(tip.endswith(".") and len(tip) < 100 for tip in STATE_TIPS.values())

@@ -136,7 +136,7 @@ function drawHeader(ctx) {
       title: `${num(s.bytes ?? 0)} bytes allocated on disk` }),
     h("span", { class: "jlc-spacer" }),
     btn("refresh", "refresh", "", { title: "Re-read the cache directory" }),
-    btn("clear stale", "clear-stale", "", { title: "Delete versions that are not the definition in this session",
+    btn("clear stale", "clear-stale", "", { title: s.stale_tip || "Delete stale versions",
       disabled: !s.stale_versions }),
     btn("clear all", "clear-all", "jlc-danger", { title: "Delete every entry of this cache", disabled: !s.entries }),
   ]);
@@ -170,13 +170,13 @@ function nameCell(row, depth) {
   const caret = row.type !== "entry"
     ? btn(open ? "▾" : "▸", "expand", "jlc-caret", { title: open ? "Collapse" : "Expand", "data-open": String(!open) })
     : h("span", { class: "jlc-caret-space" });
-  const tip = [row.label, row.state && `(${row.state})`, row.type === "entry" ? `key ${row.detail}` : row.detail]
+  const tip = [row.label, row.state_tip || (row.state && `(${row.state})`), row.type === "entry" ? `key ${row.detail}` : row.detail]
     .filter(Boolean).join("\n");
   return h("td", { class: "jlc-name", title: tip },
     h("div", { class: "jlc-name-in" },
       h("span", { class: "jlc-indent", style: `width:${depth * INDENT}px` }), caret,
       h("span", { class: `jlc-label jlc-${row.type}`, text: row.label }),
-      row.state ? h("span", { class: `jlc-badge jlc-${row.state}`, text: row.state }) : null,
+      row.state ? h("span", { class: `jlc-badge jlc-${row.state}`, text: row.state, title: row.state_tip || null }) : null,
       row.detail && row.type !== "entry" ? h("span", { class: "jlc-detail", text: row.detail }) : null));
 }
 
