@@ -89,7 +89,7 @@ def _set_function_state(func: types.FunctionType, state: tuple) -> None:
     slots.pop("__globals__", None)
     slots.pop("_cloudpickle_submodules", None)   # unpickling them imported them already
     closure = slots.pop("__closure__", None)
-    if closure is not None:
+    if closure is not None and func.__closure__ is not None:
         for i, cell in enumerate(closure):
             try:
                 func.__closure__[i].cell_contents = cell.cell_contents

@@ -81,6 +81,8 @@ def _batch_size(text: str) -> int | str:
 class JlcacheMagics(Magics):
     """``%%memo``, ``%pmap`` and ``%jlcache``."""
 
+    shell: Any  # the InteractiveShell these magics are registered on (never None here)
+
     @magic_arguments()
     @argument("--ignore", default="", metavar="NAME[,NAME...]",
               help="variables left out of the key (and out of the stored outputs)")
@@ -235,8 +237,8 @@ class JlcacheMagics(Magics):
                 names = ", ".join(g for _, g in targets)
                 raise UsageError(f"{args.target!r} matches several cached groups ({names}); "
                                  "give the full name.")
-            removed = info.delete_groups(store, targets)
-            print(f"removed {targets[0][0][:-1]} {targets[0][1]} ({removed} entries)")
+            n_removed = info.delete_groups(store, targets)
+            print(f"removed {targets[0][0][:-1]} {targets[0][1]} ({n_removed} entries)")
 
     def _clear_all(self, store: Store, yes: bool) -> None:
         rows = info.collect(store)

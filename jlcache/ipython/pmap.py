@@ -54,8 +54,8 @@ def run_pmap(func: Any, items: list, *, n_jobs: int, backend: str | None, memory
     from jlcache.parallel import Parallel, delayed
 
     return_as = "list" if ordered else "generator_unordered"
-    options = {"n_jobs": n_jobs, "backend": backend, "batch_size": batch_size,
-               "progress": progress}
+    options: dict[str, Any] = {"n_jobs": n_jobs, "backend": backend, "batch_size": batch_size,
+                               "progress": progress}
     if background:
         options["background"] = True
         return_as = "list"

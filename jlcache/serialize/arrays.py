@@ -119,7 +119,7 @@ class ArraySource:
             return self._memmap(spec, dtype, shape)
         flat = self._read(spec)
         expected = spec["xxh3_64"]  # None once the array was mapped writable ('r+')
-        if expected is not None and xxhash.xxh3_64_hexdigest(flat) != expected:
+        if expected is not None and xxhash.xxh3_64_hexdigest(flat) != expected:  # type: ignore[arg-type]
             raise ArrayError(f"array #{index} ({spec['nbytes']} bytes) fails its checksum")
         return flat.view(dtype).reshape(shape, order=spec["order"])
 
@@ -139,10 +139,12 @@ class ArraySource:
         if self.buffer is not None:
             return np.frombuffer(self.buffer, np.uint8, spec["nbytes"], start)
         flat = np.empty(spec["nbytes"], np.uint8)
-        view = memoryview(flat)
-        offset = spec["offset"]
+        view = memoryview(flat)  # type: ignore[arg-type]  # numpy's stubs miss the buffer protocol
+        offset, fd = spec["offset"], self.fd
+        if fd is None:
+            raise ArrayError("the array's file is closed")
         while view:
-            n = os.preadv(self.fd, [view[:_MAX_READ]], offset)
+            n = os.preadv(fd, [view[:_MAX_READ]], offset)
             if n == 0:
                 raise ArrayError(f"file ends inside an array at byte {offset}")
             view = view[n:]

@@ -341,7 +341,7 @@ class _Plan:
                 sink.feed(b"\0" * (spec["offset"] - sink.pos))
                 digest = xxhash.xxh3_64()
                 for chunk in array_chunks(arr, spec["order"]):
-                    digest.update(chunk)
+                    digest.update(chunk)  # type: ignore[arg-type]  # an ndarray is a buffer
                     sink.feed(chunk)
                 spec["xxh3_64"] = digest.hexdigest()
         sink.finish()

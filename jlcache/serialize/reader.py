@@ -27,7 +27,7 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Reader", "local"]
 MAGIC = b"JLC\x01"
 FORMAT_VERSION = 1
 
-_scan_json = json.JSONDecoder().scan_once
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
 local = threading.local()  # .sources: stack of ArraySource for the unpickling in progress
 _warned_compressed_mmap = False
 

@@ -135,7 +135,7 @@ class DiskLayout:
 
     def remember_info(self, parts: Parts, info: dict) -> bytes:
         data = json.dumps(info, default=str).encode()
-        _known_infos[(self.root, *parts)] = data
+        _known_infos[(self.root, parts[0], parts[1], parts[2])] = data
         return data
 
     def write_info_file(self, parts: Parts, dfd: int, data: bytes) -> None:

@@ -115,8 +115,9 @@ class HitLog:
         self._unsized: dict[tuple[str, str, str, str], int] = {}
 
     def record(self, data: dict, when: float) -> None:
-        version = (data.get("kind") or "functions", data.get("group") or data.get("func"), data.get("version"))
-        key = (*version, data.get("key"))
+        version: Version = (str(data.get("kind") or "functions"),
+                            str(data.get("group") or data.get("func")), str(data.get("version")))
+        key = (version[0], version[1], version[2], str(data.get("key")))
         nbytes = data.get("bytes")
         with self._lock:  # events from worker replays may arrive out of order: keep the latest
             self.last[key] = max(when, self.last.get(key, when))

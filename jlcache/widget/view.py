@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ class Panel(anywidget.AnyWidget):
     summary = t.Dict().tag(sync=True)
     functions = t.Dict().tag(sync=True)
     cells = t.Dict().tag(sync=True)
-    jobs = t.List().tag(sync=True)
+    jobs: t.List[dict[str, Any]] = t.List().tag(sync=True)
     view = t.Dict().tag(sync=True)
     status = t.Dict().tag(sync=True)  # {"text", "error", "seq"}: seq makes a repeat visible
 
@@ -80,7 +81,7 @@ class Panel(anywidget.AnyWidget):
         self._coalescer = Coalescer(self._flush, interval)
         self.on_msg(self._on_msg)
         stats.ensure_listening()
-        self._unsubscribe = events.subscribe(self._on_event)
+        self._unsubscribe: Callable[[], None] | None = events.subscribe(self._on_event)
         self._seed_jobs()
         self.refresh()
 
@@ -113,7 +114,7 @@ class Panel(anywidget.AnyWidget):
             raise ValueError(f"{row_id!r} is not a job row; job rows look like 'jobs/<id>'.")
         from jlcache.parallel import cancel_job
 
-        ok = bool(cancel_job(target.group))
+        ok = bool(target.group and cancel_job(target.group))
         self._set_status(f"Cancelling job {target.group}." if ok else
                          f"Job {target.group} is not running in the background; nothing to cancel.")
         return ok
