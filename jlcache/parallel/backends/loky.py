@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from jlcache.parallel.backends._procs import crash_error
+from jlcache.parallel.backends._procs import crash_error, failed_future
 from jlcache.parallel.backends._worker_setup import (
     check_initializer,
     same_setup,
@@ -131,7 +131,12 @@ class LokyBackend(ParallelBackendBase):
         return self._pool._max_workers
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        return self._pool.submit(fn, *args)
+        from loky.process_executor import BrokenProcessPool
+
+        try:
+            return self._pool.submit(fn, *args)
+        except BrokenProcessPool as exc:  # a worker died since the last submit (or at start)
+            return failed_future(exc)
 
     def stop(self) -> None:
         pool, self._pool = self._pool, None

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from jlcache.parallel.backends._procs import crash_error
+from jlcache.parallel.backends._procs import crash_error, failed_future
 from jlcache.parallel.backends._worker_setup import (
     check_initializer,
     dumps_initializer,
@@ -65,7 +65,10 @@ class MultiprocessingBackend(ParallelBackendBase):
         return self._n
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        future = self._pool.submit(fn, *args)
+        try:
+            future = self._pool.submit(fn, *args)
+        except BrokenProcessPool as exc:  # a worker died since the last submit (or at start)
+            return failed_future(exc)
         # remember the worker processes: after a crash, their exit codes say what happened
         self._procs = list(getattr(self._pool, "_processes", {}).values()) or self._procs
         return future
