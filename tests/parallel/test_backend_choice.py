@@ -123,3 +123,18 @@ def test_a_subclass_of_a_public_backend_registers_and_runs():
     # an instance works as the backend too, as in joblib
     assert Parallel(n_jobs=2, backend=CountingThreads())(delayed(abs)(-1) for _ in range(2)) \
         == [1, 1]
+
+
+def test_loky_backend_parameters_use_joblibs_names():
+    assert jlcache.LokyBackend(idle_worker_timeout=5).idle_timeout == 5
+    assert jlcache.LokyBackend(idle_timeout=7).idle_timeout == 7
+    with pytest.raises(ValueError, match="idle_worker_timeout"):
+        jlcache.LokyBackend(timeout=3)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_a_bad_inner_max_num_threads_is_explained(bad):
+    with pytest.raises(ValueError, match="inner_max_num_threads must be a positive int"):
+        parallel_config("loky", inner_max_num_threads=bad)
+    with pytest.raises(ValueError, match="inner_max_num_threads"):
+        Parallel(n_jobs=2, backend="loky", inner_max_num_threads=bad)
