@@ -73,6 +73,8 @@ def _acquire(n_jobs: int, setup: tuple) -> tuple[Any, bool]:
         pool = _pool
     if old is not None and _usable(old):
         old.shutdown(wait=True)  # idle workers exit; the new pool's start with the new setup
+    elif old is not None:
+        old.shutdown(wait=False, kill_workers=True)  # broken: make sure nothing lingers
     return pool, True
 
 
