@@ -9,6 +9,7 @@ thread per core, and ``n_jobs`` workers multiplying matrices fight over the same
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -31,11 +32,17 @@ MAX_NUM_THREADS_VARS = (
 TBB_ENABLE_IPC_VAR = "ENABLE_IPC"
 
 
-def thread_limit_env(n_jobs: int, inner_max_num_threads: int | None) -> dict[str, str]:
-    """The environment variables a worker of a pool of ``n_jobs`` workers starts with."""
+@functools.lru_cache(maxsize=1)
+def _cpus() -> int:
+    """The CPU count, read once: it costs ~60 µs (cgroup files), and this runs on every call."""
     from jlcache.parallel.config import cpu_count
 
-    default = max(cpu_count() // max(n_jobs, 1), 1)
+    return cpu_count()
+
+
+def thread_limit_env(n_jobs: int, inner_max_num_threads: int | None) -> dict[str, str]:
+    """The environment variables a worker of a pool of ``n_jobs`` workers starts with."""
+    default = max(_cpus() // max(n_jobs, 1), 1)
     env = {}
     for var in MAX_NUM_THREADS_VARS:
         if inner_max_num_threads is not None:
