@@ -263,9 +263,31 @@ def test_the_loky_internals_we_rely_on_are_there():
     pool = _ReusablePoolExecutor(max_workers=1, timeout=5)
     try:
         assert pool._max_workers == 1 and isinstance(pool._processes, dict)
+        assert pool._pending_work_items == {}
         assert pool._flags.broken is None and pool._flags.shutdown is False
         pool._resize(2)
         assert pool._max_workers == 2
     finally:
         pool.shutdown(wait=True)
     assert pool._flags.shutdown
+
+
+def test_a_pool_with_queued_work_is_not_resized_under_a_new_call():
+    """loky's resize waits for every queued task: a call must not hang on leftovers (work
+    submitted outside any call, e.g. by a caller interrupted between submit and release)."""
+    from jlcache.parallel.backends import loky as lb
+
+    lb.shutdown_pool()
+    setup = (300, tuple(sorted(lb.thread_limit_env(1, None).items())), None, ())
+    pool, shared = lb._acquire(1, setup)
+    leftover = pool.submit(time.sleep, 3)
+    lb._release(pool)
+    t0 = time.monotonic()
+    again, _ = lb._acquire(2, setup)
+    try:
+        assert time.monotonic() - t0 < 2, "waited for the queued task"
+        assert again is pool and shared
+    finally:
+        lb._release(again)
+        leftover.result(timeout=30)
+        lb.shutdown_pool()

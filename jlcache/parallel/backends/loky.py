@@ -8,7 +8,7 @@ and rebuilt lazily after a crash or an ``abort``. Idle workers exit after ``idle
 
 Private loky API used (the version range is pinned in pyproject.toml and checked by
 ``tests/parallel/test_worker_setup.py``): ``loky.reusable_executor._ReusablePoolExecutor``
-and its ``_resize``, ``_max_workers``, ``_flags`` and ``_processes``.
+and its ``_resize``, ``_max_workers``, ``_flags``, ``_processes`` and ``_pending_work_items``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def _acquire(n_jobs: int, setup: tuple) -> tuple[Any, bool]:
     global _pool, _setup, _users
     with _lock:
         if _usable(_pool) and same_setup(_setup, setup):  # type: ignore[arg-type]
-            if _pool._max_workers != n_jobs and _users == 0:
+            # loky's resize waits for every queued task: only resize an idle pool
+            if (_pool._max_workers != n_jobs and _users == 0
+                    and not getattr(_pool, "_pending_work_items", None)):
                 _pool._resize(n_jobs)
             _users += 1
             return _pool, True
