@@ -32,6 +32,10 @@ _LAZY = {
     "effective_n_jobs": "jlcache.parallel",
     "cpu_count": "jlcache.parallel",
     "ParallelBackendBase": "jlcache.parallel",
+    "ThreadingBackend": "jlcache.parallel",
+    "LokyBackend": "jlcache.parallel",
+    "MultiprocessingBackend": "jlcache.parallel",
+    "SequentialBackend": "jlcache.parallel",
     "BackgroundJob": "jlcache.parallel",
     "cancel_job": "jlcache.parallel",
     # front ends
@@ -54,8 +58,12 @@ __all__ = [
     "load",
     # parallel
     "BackgroundJob",
+    "LokyBackend",
+    "MultiprocessingBackend",
     "Parallel",
     "ParallelBackendBase",
+    "SequentialBackend",
+    "ThreadingBackend",
     "cancel_job",
     "cpu_count",
     "delayed",
@@ -85,8 +93,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from jlcache.parallel import (
         BackgroundJob,
+        LokyBackend,
+        MultiprocessingBackend,
         Parallel,
         ParallelBackendBase,
+        SequentialBackend,
+        ThreadingBackend,
         cancel_job,
         cpu_count,
         delayed,

@@ -15,8 +15,12 @@ from jlcache._lazy import lazy_attributes
 # public name -> module that defines it
 _LAZY = {
     "BackgroundJob": "jlcache.parallel.jobs",
+    "LokyBackend": "jlcache.parallel.backends.loky",
+    "MultiprocessingBackend": "jlcache.parallel.backends.mp",
     "Parallel": "jlcache.parallel.core",
     "ParallelBackendBase": "jlcache.parallel.backends.base",
+    "SequentialBackend": "jlcache.parallel.backends.sequential",
+    "ThreadingBackend": "jlcache.parallel.backends.threads",
     "cancel_job": "jlcache.parallel.jobs",
     "cpu_count": "jlcache.parallel.config",
     "delayed": "jlcache.parallel.tasks",
@@ -29,8 +33,12 @@ _LAZY = {
 
 __all__ = [
     "BackgroundJob",
+    "LokyBackend",
+    "MultiprocessingBackend",
     "Parallel",
     "ParallelBackendBase",
+    "SequentialBackend",
+    "ThreadingBackend",
     "cancel_job",
     "cpu_count",
     "delayed",
@@ -45,6 +53,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from jlcache.parallel import jobs
     from jlcache.parallel.backends import register_parallel_backend
     from jlcache.parallel.backends.base import ParallelBackendBase
+    from jlcache.parallel.backends.loky import LokyBackend
+    from jlcache.parallel.backends.mp import MultiprocessingBackend
+    from jlcache.parallel.backends.sequential import SequentialBackend
+    from jlcache.parallel.backends.threads import ThreadingBackend
     from jlcache.parallel.config import (
         cpu_count,
         effective_n_jobs,

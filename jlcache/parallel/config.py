@@ -96,6 +96,17 @@ def check_n_jobs(n_jobs: Any) -> int | None:
     return n_jobs
 
 
+def check_inner_max_num_threads(value: Any) -> int | None:
+    """``inner_max_num_threads`` as a positive int or None (None: joblib's default caps)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"inner_max_num_threads must be a positive int or None, got {value!r}; "
+                         "pass e.g. inner_max_num_threads=2 to let each worker's BLAS/OpenMP "
+                         "use 2 threads.")
+    return value
+
+
 class parallel_config:
     """Set the parallel defaults for the current thread, inside a ``with`` block.
 
@@ -122,6 +133,8 @@ class parallel_config:
             validate_choice("prefer", frame["prefer"], (None, "processes", "threads"))
         if "require" in frame:
             validate_choice("require", frame["require"], (None, "sharedmem"))
+        if "inner_max_num_threads" in frame:
+            check_inner_max_num_threads(frame["inner_max_num_threads"])
         if backend is not None:
             if isinstance(backend, str):
                 from jlcache.parallel.backends import check_known

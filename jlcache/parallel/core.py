@@ -11,6 +11,7 @@ import warnings
 from typing import Any
 
 from jlcache.parallel import backends, config
+from jlcache.parallel.backends._worker_setup import is_mp_context
 from jlcache.parallel.batching import AutoBatcher, FixedBatcher, check_pre_dispatch
 from jlcache.parallel.config import Default
 from jlcache.parallel.jobs import BackgroundJob, new_job_id
@@ -56,6 +57,10 @@ class Parallel:
         self.require = pick(require, "require")
         config.validate_choice("prefer", self.prefer, (None, "processes", "threads"))
         config.validate_choice("require", self.require, (None, "sharedmem"))
+        if self.prefer == "processes" and self.require == "sharedmem":
+            raise ValueError("prefer='processes' and require='sharedmem' are inconsistent: "
+                             "processes do not share the caller's memory. Drop one of them "
+                             "(require='sharedmem' alone picks threads).")
         self.progress = progress
         self.background = background
         if batch_size != "auto":
@@ -77,12 +82,20 @@ class Parallel:
         if backend is None:
             backend = cfg["backend"]
             kwargs = {**cfg["backend_params"], **kwargs}
+        configured = backend is not None
         if backend is None:
             wants_threads = self.prefer == "threads" or self.require == "sharedmem"
             backend = "threading" if wants_threads else backends.default_backend_name()
+        if is_mp_context(backend):  # as joblib: a multiprocessing context selects its start method
+            backend, kwargs = "multiprocessing", {**kwargs, "context": backend}
         if isinstance(backend, str) and cfg["inner_max_num_threads"]:
             kwargs.setdefault("inner_max_num_threads", cfg["inner_max_num_threads"])
         instance = backends.get_backend(backend, **kwargs)
+        if not configured and self.prefer == "processes" and instance.uses_threads:
+            # a thread backend was made the default: prefer="processes" still gets processes
+            limit = cfg["inner_max_num_threads"]
+            instance = backends.get_backend("loky", **({"inner_max_num_threads": limit}
+                                                       if limit else {}))
         if self.require == "sharedmem" and not instance.supports_sharedmem:
             if explicit:
                 raise ValueError(f"Backend {instance.name!r} does not share memory with the "

@@ -101,6 +101,6 @@ def get_backend(spec: Any, **kwargs: Any) -> ParallelBackendBase:
     if isinstance(spec, ParallelBackendBase):
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"backend must be a name or a ParallelBackendBase instance, got "
-                        f"{type(spec).__name__}.")
+        raise TypeError(f"backend must be a name (e.g. 'loky'), a ParallelBackendBase instance "
+                        f"or a multiprocessing context, got {type(spec).__name__}.")
     return get_factory(spec)(**kwargs)

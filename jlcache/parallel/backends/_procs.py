@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterable
+from concurrent.futures import Future
 
 from jlcache.errors import WorkerCrashedError
 
-__all__ = ["crash_error", "describe_exit_code"]
+__all__ = ["crash_error", "describe_exit_code", "failed_future"]
 
 _LIKELY = {
     "SIGSEGV": "a segmentation fault in native code (a C extension, ctypes, a corrupted array)",
@@ -52,3 +53,11 @@ def crash_error(exit_codes: Iterable[int | None], backend: str, detail: str = ""
     if detail:
         msg += f"\n({detail})"
     return WorkerCrashedError(msg)
+
+
+def failed_future(exc: BaseException) -> Future:
+    """A future holding ``exc``: a pool that broke between two submits then reports the crash
+    through the engine's usual path (explained, retried once) instead of from ``submit``."""
+    future: Future = Future()
+    future.set_exception(exc)
+    return future

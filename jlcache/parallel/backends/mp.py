@@ -1,8 +1,10 @@
 """Process workers from the standard library (``"multiprocessing"``).
 
 A ``concurrent.futures.ProcessPoolExecutor`` on the platform's default start method (or
-``context=`` from the backend parameters), created per call and kept for the duration of a
-``with Parallel(...)`` block. The executor (unlike ``multiprocessing.Pool``) notices a
+``context=`` from the backend parameters: a start method name or a multiprocessing context,
+which ``Parallel(backend=multiprocessing.get_context("spawn"))`` passes), created per call and
+kept for the duration of a ``with Parallel(...)`` block; ``initializer(*initargs)`` runs once
+in each worker. The executor (unlike ``multiprocessing.Pool``) notices a
 worker that dies, so a crash becomes an error instead of a hang. Payloads are cloudpickle
 bytes made by the engine, so lambdas and notebook functions work here too.
 """
@@ -15,7 +17,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from jlcache.parallel.backends._procs import crash_error
+from jlcache.parallel.backends._procs import crash_error, failed_future
+from jlcache.parallel.backends._worker_setup import (
+    check_initializer,
+    dumps_initializer,
+    is_mp_context,
+    run_pickled_initializer,
+    with_initializer_hint,
+)
 from jlcache.parallel.backends.base import ParallelBackendBase
 
 __all__ = ["MultiprocessingBackend"]
@@ -27,9 +36,15 @@ class MultiprocessingBackend(ParallelBackendBase):
     supports_cancel = True
 
     def __init__(self, nesting_level: int | None = None, inner_max_num_threads: int | None = None,
-                 context: str | None = None, **kwargs: Any) -> None:
+                 context: Any = None, initializer: Callable[..., Any] | None = None,
+                 initargs: tuple = (), **kwargs: Any) -> None:
         super().__init__(nesting_level, inner_max_num_threads, **kwargs)
+        if context is not None and not isinstance(context, str) and not is_mp_context(context):
+            raise TypeError(f"context must be a start method name ('spawn', 'fork', "
+                            f"'forkserver') or a multiprocessing context, got "
+                            f"{type(context).__name__}.")
         self.context = context
+        self.initializer, self.initargs = check_initializer(initializer, initargs)
         self._pool: ProcessPoolExecutor | None = None
         self._procs: list[Any] = []
 
@@ -39,13 +54,21 @@ class MultiprocessingBackend(ParallelBackendBase):
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         if self._pool is None:
-            ctx = multiprocessing.get_context(self.context)
-            self._pool = ProcessPoolExecutor(n_jobs, mp_context=ctx)
+            ctx = (self.context if is_mp_context(self.context)
+                   else multiprocessing.get_context(self.context))
+            init: dict[str, Any] = {}
+            if self.initializer is not None:
+                payload = dumps_initializer(self.initializer, self.initargs)
+                init = {"initializer": run_pickled_initializer, "initargs": (payload,)}
+            self._pool = ProcessPoolExecutor(n_jobs, mp_context=ctx, **init)
             self._n = n_jobs
         return self._n
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        future = self._pool.submit(fn, *args)
+        try:
+            future = self._pool.submit(fn, *args)
+        except BrokenProcessPool as exc:  # a worker died since the last submit (or at start)
+            return failed_future(exc)
         # remember the worker processes: after a crash, their exit codes say what happened
         self._procs = list(getattr(self._pool, "_processes", {}).values()) or self._procs
         return future
@@ -74,4 +97,5 @@ class MultiprocessingBackend(ParallelBackendBase):
             return None
         for proc in self._procs:
             proc.join(timeout=0.5)
-        return crash_error([p.exitcode for p in self._procs], "multiprocessing")
+        return with_initializer_hint(
+            crash_error([p.exitcode for p in self._procs], "multiprocessing"), self.initializer)
