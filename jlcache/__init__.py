@@ -34,6 +34,7 @@ _LAZY = {
     "ParallelBackendBase": "jlcache.parallel",
     "BackgroundJob": "jlcache.parallel",
     "cancel_job": "jlcache.parallel",
+    "bridge_joblib": "jlcache.bridge",
     # front ends
     "panel": "jlcache.widget",
     "Panel": "jlcache.widget",
@@ -56,6 +57,7 @@ __all__ = [
     "BackgroundJob",
     "Parallel",
     "ParallelBackendBase",
+    "bridge_joblib",
     "cancel_job",
     "cpu_count",
     "delayed",
@@ -75,6 +77,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from jlcache import errors, events
+    from jlcache.bridge import bridge_joblib
     from jlcache.hashing import hash
     from jlcache.memory import (
         MemorizedFunc,
