@@ -35,6 +35,7 @@ _LAZY = {
     "BackgroundJob": "jlcache.parallel",
     "cancel_job": "jlcache.parallel",
     "bridge_joblib": "jlcache.bridge",
+    "bridge": "jlcache.bridge",
     # front ends
     "panel": "jlcache.widget",
     "Panel": "jlcache.widget",

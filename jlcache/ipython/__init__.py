@@ -65,10 +65,15 @@ def load_ipython_extension(ipython: Any) -> None:
     _state["shells"][id(ipython)] = magics
     if _state["location"] is None:
         _state["location"] = default_location()  # fixed now: a later os.chdir does not move it
+    from jlcache.ipython import bridge
+
+    message = bridge.on_load()
+    if message:
+        print(message)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Remove the magics; the cache on disk is left as it is."""
+    """Remove the magics and restore joblib; the cache on disk is left as it is."""
     magics = _state["shells"].pop(id(ipython), None)
     if magics is None:
         return
@@ -79,5 +84,8 @@ def unload_ipython_extension(ipython: Any) -> None:
                 del registry[kind][name]
     ipython.magics_manager.registry.pop(type(magics).__name__, None)
     if not _state["shells"]:
+        from jlcache.ipython import bridge
+
+        bridge.on_unload()
         with _lock:
             _state["memory"], _state["location"] = None, None
