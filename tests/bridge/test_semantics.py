@@ -30,7 +30,7 @@ def fail_on_three(i):
 
 
 def active_joblib_backend(_):
-    backend, n_jobs = joblib.parallel.get_active_backend()
+    backend, _ = joblib.parallel.get_active_backend()
     return type(backend).__name__, backend.nesting_level
 
 
@@ -76,7 +76,7 @@ def test_a_call_is_a_jlcache_job_with_start_progress_and_end(bridged, recorded_e
 def test_when_joblib_cannot_know_the_total_it_grows_then_the_final_total_shows(
         bridged, recorded_events):
     def tasks():
-        for i in range(14):
+        for _ in range(14):
             yield delayed(time.sleep)(0.06)
 
     Parallel(n_jobs=2, backend="threading", batch_size=1)(tasks())

@@ -8,14 +8,14 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.utils.validation import check_memory  # noqa: E402
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_memory
 
-from tests.bridge._helpers import jobs_in  # noqa: E402
+from tests.bridge._helpers import jobs_in
 
 GRID = {"C": [0.01, 0.1, 1.0, 10.0]}
 
@@ -97,7 +97,7 @@ def test_an_error_in_a_fit_is_raised_with_its_own_type(bridged, recorded_events,
     X, y = xy
     search = GridSearchCV(FailsOnLargeC(), {"C": [0.1, 100.0]}, cv=2, n_jobs=2,
                           error_score="raise")
-    with pytest.raises(ArithmeticError, match="C=100.0 diverged"):
+    with pytest.raises(ArithmeticError, match=r"C=100\.0 diverged"):
         search.fit(X, y)
     (job,) = jobs_in(recorded_events).values()
     assert job[-1][1]["status"] == "error"

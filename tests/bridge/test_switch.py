@@ -89,7 +89,7 @@ def test_this_joblib_has_what_the_bridge_reads():
     assert {k: p._backend_kwargs[k] for k in ("max_nbytes", "mmap_mode", "temp_folder")} == \
         {"max_nbytes": 2 * 1024**2, "mmap_mode": "c", "temp_folder": "/tmp"}
     assert type(p._backend) is joblib.parallel.LokyBackend
-    nested, n_jobs = p._backend.get_nested_backend()
+    nested, _ = p._backend.get_nested_backend()
     assert type(nested) is joblib.parallel.ThreadingBackend and nested.nesting_level == 1
     with joblib.parallel_config(backend="threading", n_jobs=2):
         q = joblib.Parallel()
