@@ -133,3 +133,16 @@ except ImportError as exc:
 
 def test_without_joblib_turning_it_on_says_how_to_install_it(python):
     assert python(CHILD_NO_JOBLIB).stdout.split() == ["ImportError", "True", "False"]
+
+
+def test_the_supported_joblib_range_is_pinned_and_installed():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    from packaging.specifiers import SpecifierSet
+
+    from tests.conftest import REPO
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert extras["joblib"] == [f"joblib{switch.SUPPORTED_JOBLIB}"]
+    assert joblib.__version__ in SpecifierSet(switch.SUPPORTED_JOBLIB), \
+        "a joblib the bridge is not tested with: check its internals, then widen the range"
