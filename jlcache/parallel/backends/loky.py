@@ -8,6 +8,7 @@ and rebuilt lazily after a crash or an ``abort``. Idle workers exit after ``idle
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any
 from jlcache.parallel.backends._procs import crash_error
 from jlcache.parallel.backends.base import ParallelBackendBase
 
-__all__ = ["LokyBackend", "shutdown_pool"]
+__all__ = ["LokyBackend", "shutdown_pool", "worker_thread_env"]
 
 _lock = threading.RLock()
 _pool: Any = None
@@ -61,6 +62,27 @@ def shutdown_pool(kill: bool = True) -> None:
         pool.shutdown(wait=True, kill_workers=kill)
 
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+def worker_thread_env(inner_max_num_threads: int | None, n_jobs: int) -> dict[str, str]:
+    """Thread limits of native libraries (BLAS, OpenMP) in the workers, as joblib sets them.
+
+    Without a limit, each of ``n_jobs`` workers runs as many BLAS threads as there are CPUs
+    and numeric tasks (a scikit-learn fit) slow down several times from oversubscription.
+    An explicit ``inner_max_num_threads`` wins; otherwise the CPUs are shared out between
+    the workers, and a limit the user set in this process's environment is kept. Applied
+    when the shared pool starts (a resize keeps it, rather than respawning warm workers).
+    """
+    if inner_max_num_threads:
+        return {k: str(inner_max_num_threads) for k in _THREAD_VARS}
+    from jlcache.parallel.config import cpu_count
+
+    share = str(max(cpu_count() // max(n_jobs, 1), 1))
+    return {k: os.environ.get(k, share) for k in _THREAD_VARS}
+
+
 class LokyBackend(ParallelBackendBase):
     """Robust process pool: survives worker crashes, pickles with cloudpickle."""
 
@@ -80,11 +102,7 @@ class LokyBackend(ParallelBackendBase):
             _release(self._pool)
             self._pool = None
         if self._pool is None:
-            env = None
-            if self.inner_max_num_threads:
-                n = str(self.inner_max_num_threads)
-                env = {k: n for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                      "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+            env = worker_thread_env(self.inner_max_num_threads, n_jobs)
             self._pool = _acquire(n_jobs, self.idle_timeout, env)
         return self._pool._max_workers
 
