@@ -39,13 +39,13 @@ _ENGINE_BACKENDS: dict[type, str] = {}
 def bridged_call(self: Any, iterable: Any) -> Any:
     """joblib's ``Parallel.__call__`` while the bridge is on (installed by ``switch``)."""
     original = switch.original_call()
-    if not switch.is_bridged() or in_bridged_task():
-        return original(self, iterable)
+    if not switch.is_bridged() or in_bridged_task() or (self._backend.nesting_level or 0) > 0:
+        return original(self, iterable)  # off, or a nested call: joblib's own, as joblib runs it
     name = engine_backend_name(self._backend)
     if name is None:
         from jlcache.bridge.observe import run_observed
 
-        return run_observed(original, self, iterable, _progress())
+        return run_observed(original, self, iterable, _progress(self.n_jobs))
     return _run_on_engine(self, iterable, name)
 
 
@@ -82,14 +82,20 @@ def _run_on_engine(parallel: Any, iterable: Any, name: str) -> Any:
                       timeout=parallel.timeout, pre_dispatch=parallel.pre_dispatch,
                       batch_size=parallel.batch_size, temp_folder=kwargs.get("temp_folder"),
                       max_nbytes=kwargs.get("max_nbytes"), mmap_mode=kwargs.get("mmap_mode"),
-                      prefer=None, require=None, progress=_progress())
+                      prefer=None, require=None, progress=_progress(n_jobs))
     return engine(wrap_tasks(iterable, nested))
 
 
-def _progress() -> bool:
+def _progress(n_jobs: int) -> bool:
+    """A bar for this call? ``progress=None`` (the default) means: for calls with several
+    workers, inside a Jupyter kernel. scikit-learn makes many one-worker calls (a forest's
+    ``predict`` with ``n_jobs=None``): they are jobs in the panel, but a bar for each would
+    bury the cell's output."""
     setting = switch.progress_setting()
     if setting is not None:
         return setting
+    if n_jobs == 1:
+        return False
     if "ipykernel" not in sys.modules:
         return False
     get = getattr(sys.modules.get("IPython"), "get_ipython", None)

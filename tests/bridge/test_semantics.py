@@ -216,3 +216,21 @@ def test_a_backend_jlcache_has_no_twin_for_runs_on_joblib_and_is_still_a_job(
     assert first[-1] == ("job.end", first[-1][1]) and first[-1][1]["status"] == "done"
     assert first[-2][1]["done"] == first[-2][1]["total"] == 8
     assert second[-1][1]["status"] == "done" and second[-1][1]["done"] == 4
+
+
+def test_a_caller_who_asks_joblib_for_dask_gets_joblibs_dask_as_a_job(
+        bridged, recorded_events):
+    distributed = pytest.importorskip("distributed")
+    from distributed import get_worker
+
+    def where(i):
+        return i, get_worker().address is not None
+
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=None):
+        with parallel_config(backend="dask"):
+            out = Parallel()(delayed(where)(i) for i in range(6))
+    assert out == [(i, True) for i in range(6)], "the tasks ran on dask workers"
+    (job,) = jobs_in(recorded_events).values()
+    assert job[0][1]["backend"] == "dask (joblib)"
+    assert (job[-1][1]["status"], job[-1][1]["done"]) == ("done", 6)
