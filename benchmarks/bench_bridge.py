@@ -21,15 +21,15 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import Row, print_table  # noqa: E402
+from _common import Row, print_table
 
-import jlcache  # noqa: E402
+import jlcache
 
 GRID = {"C": [0.001, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0]}
 FOLDS = 5
 
 
-def search(X, y) -> float:  # noqa: N803 - scikit-learn's names
+def search(X, y) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV
 
@@ -40,7 +40,7 @@ def search(X, y) -> float:  # noqa: N803 - scikit-learn's names
     return time.perf_counter() - t0
 
 
-def timed(X, y, bridged: bool) -> float:  # noqa: N803
+def timed(X, y, bridged: bool) -> float:
     with jlcache.bridge_joblib(bridged, progress=False):
         return search(X, y)
 

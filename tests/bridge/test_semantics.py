@@ -227,9 +227,8 @@ def test_a_caller_who_asks_joblib_for_dask_gets_joblibs_dask_as_a_job(
         return i, get_worker().address is not None
 
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
-                            dashboard_address=None):
-        with parallel_config(backend="dask"):
-            out = Parallel()(delayed(where)(i) for i in range(6))
+                            dashboard_address=None), parallel_config(backend="dask"):
+        out = Parallel()(delayed(where)(i) for i in range(6))
     assert out == [(i, True) for i in range(6)], "the tasks ran on dask workers"
     (job,) = jobs_in(recorded_events).values()
     assert job[0][1]["backend"] == "dask (joblib)"
