@@ -233,3 +233,14 @@ def test_a_caller_who_asks_joblib_for_dask_gets_joblibs_dask_as_a_job(
     (job,) = jobs_in(recorded_events).values()
     assert job[0][1]["backend"] == "dask (joblib)"
     assert (job[-1][1]["status"], job[-1][1]["done"]) == ("done", 6)
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_progress_true_shows_a_bar_for_every_call_and_false_none(capsys, progress):
+    import jlcache
+
+    with jlcache.bridge_joblib(progress=progress):
+        Parallel(n_jobs=2, prefer="threads")(delayed(abs)(-i) for i in range(4))
+        Parallel(n_jobs=1)(delayed(abs)(-i) for i in range(4))
+    err = capsys.readouterr().err
+    assert err.count(" done\n") == (2 if progress else 0), err
