@@ -38,6 +38,8 @@ _LAZY = {
     "SequentialBackend": "jlcache.parallel",
     "BackgroundJob": "jlcache.parallel",
     "cancel_job": "jlcache.parallel",
+    "bridge_joblib": "jlcache.bridge",
+    "bridge": "jlcache.bridge",
     # front ends
     "panel": "jlcache.widget",
     "Panel": "jlcache.widget",
@@ -64,6 +66,7 @@ __all__ = [
     "ParallelBackendBase",
     "SequentialBackend",
     "ThreadingBackend",
+    "bridge_joblib",
     "cancel_job",
     "cpu_count",
     "delayed",
@@ -83,6 +86,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from jlcache import errors, events
+    from jlcache.bridge import bridge_joblib
     from jlcache.identity import hash
     from jlcache.memory import (
         MemorizedFunc,

@@ -40,10 +40,15 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.events.register("pre_run_cell", _pre_run_cell)
     ipython.events.register("post_run_cell", _post_run_cell)
     session.fix_location()  # fixed now: a later os.chdir does not move the cache
+    from jlcache.ipython import bridge
+
+    message = bridge.on_load()
+    if message:
+        print(message)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Remove the magics; the cache on disk is left as it is."""
+    """Remove the magics and restore joblib; the cache on disk is left as it is."""
     magics = _shells.pop(id(ipython), None)
     if magics is None:
         return
@@ -59,6 +64,9 @@ def unload_ipython_extension(ipython: Any) -> None:
                 del registry[kind][name]
     ipython.magics_manager.registry.pop(type(magics).__name__, None)
     if not _shells:
+        from jlcache.ipython import bridge
+
+        bridge.on_unload()
         session.reset()
 
 

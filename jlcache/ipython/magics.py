@@ -161,8 +161,9 @@ class JlcacheMagics(Magics):
                              f"{type(exc).__name__}: {exc}") from None
 
     @magic_arguments()
-    @argument("command", nargs="?", default=None, help="panel | info | clear | dir")
-    @argument("target", nargs="?", default=None, help="clear: a function or cell name; dir: PATH")
+    @argument("command", nargs="?", default=None, help="panel | info | clear | dir | bridge")
+    @argument("target", nargs="?", default=None,
+              help="clear: a function or cell name; dir: PATH; bridge: on | off")
     @argument("--stale", action="store_true", help="clear: versions not defined in this session")
     @argument("--all", action="store_true", help="clear: everything")
     @argument("--yes", "-y", action="store_true", help="clear --all: do not ask")
@@ -170,13 +171,14 @@ class JlcacheMagics(Magics):
               help="dir: memory-map arrays of restored cells and cached results")
     @line_magic
     def jlcache(self, line: str) -> Any:
-        """``%jlcache [panel | info | clear [TARGET] [--stale] [--all] [--yes] | dir [PATH]]``."""
+        """``%jlcache [panel | info | clear [TARGET] [--stale] [--all] [--yes] | dir [PATH] |
+        bridge [on|off]]``."""
         args = _parse(self.jlcache, line)
         command = args.command or "panel"
         handler = getattr(self, f"_cmd_{command}", None)
         if handler is None:
-            raise UsageError(f"unknown %jlcache command {command!r}: use panel, info, clear "
-                             "or dir (e.g. %jlcache clear --stale).")
+            raise UsageError(f"unknown %jlcache command {command!r}: use panel, info, clear, "
+                             "dir or bridge (e.g. %jlcache clear --stale).")
         if command != "clear" and (args.stale or args.all or args.yes):
             raise UsageError("--stale, --all and --yes only go with `%jlcache clear`.")
         if command != "dir" and args.mmap_mode is not None:
@@ -213,6 +215,11 @@ class JlcacheMagics(Magics):
             except (OSError, ValueError, JlcacheError) as exc:  # JlcacheError: a bad FORMAT
                 raise UsageError(f"cannot use {args.target!r} as the cache location: {exc}") from None
         print(f"jlcache cache location: {_memory().location}")
+
+    def _cmd_bridge(self, args: argparse.Namespace) -> None:
+        from jlcache.ipython import bridge
+
+        print(bridge.command(args.target))
 
     def _cmd_clear(self, args: argparse.Namespace) -> None:
         chosen = [bool(args.target), args.stale, args.all]
