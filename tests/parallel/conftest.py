@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 BACKENDS = ["sequential", "threading", "multiprocessing", "loky"]
@@ -27,3 +29,12 @@ def recorded_events():
     unsubscribe = events.subscribe(seen.append)
     yield seen
     unsubscribe()
+
+
+@pytest.fixture(autouse=True)
+def _main_module_has_a_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Earlier tests ran a real InteractiveShell, whose ``__main__`` stand-in may lack
+    ``__spec__``; multiprocessing's spawn and forkserver read it (a real kernel's has one)."""
+    main = sys.modules["__main__"]
+    if not hasattr(main, "__spec__"):
+        monkeypatch.setattr(main, "__spec__", None, raising=False)
