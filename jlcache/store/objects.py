@@ -22,7 +22,7 @@ Why it is safe and fast:
   metadata object, no HEAD). A larger one is then streamed to a temporary file in chunks
   and its arrays read from there (never two copies of the value in memory).
 - **Failures.** Opening checks the location once per process (``FORMAT``) and fails with a
-  clear ``StoreUnavailableError`` within ``OPEN_TIMEOUT``; later failures are a warning and
+  clear ``StoreUnavailableError`` within ``remote.OPEN_TIMEOUT`` (30 s); later failures are a warning and
   a miss (``get``) or an ``OSError`` (``put``, which ``Memory`` reports and carries on).
 - **Credentials** (``storage_options``) stay in this process's memory: they are not in
   ``url``, ``repr`` or anything written. A pickled store carries them, so that a worker
@@ -54,7 +54,7 @@ from jlcache.serialize import (
 )
 from jlcache.store.base import Info, Store, Where
 from jlcache.store.layout import EntryInfo, EntryRef, parse_size
-from jlcache.store.remote import OPEN_TIMEOUT, Remote
+from jlcache.store.remote import Remote
 from jlcache.store.remote_access import RemoteAccess
 from jlcache.store.remote_maint import HEAD, RemoteMaintenance
 
@@ -94,7 +94,7 @@ class ObjectStore(Store):
 
     def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None,
                  bytes_limit: int | str | None = None, *,
-                 open_timeout: float = OPEN_TIMEOUT) -> None:
+                 open_timeout: float | None = None) -> None:
         global _atexit_registered
         if storage_options is not None and not isinstance(storage_options, Mapping):
             raise TypeError(f"storage_options must be a dict of fsspec options (or None); got "
@@ -151,7 +151,7 @@ class ObjectStore(Store):
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-        self._access.discard(ref)
+        self._access.touch(ref)  # object times have 1 s resolution: the LRU order needs better
         self._restore_info(ref)
         if self.bytes_limit is not None:
             self.maintenance.enforce_limit(size, self.bytes_limit)
@@ -192,7 +192,7 @@ class ObjectStore(Store):
 
     def _read(self, path: str, start: int, end: int) -> bytes:
         try:
-            return self._remote.call(self._remote.fs.cat_file, path, start, end)
+            return self._remote.call(self._remote.fs.cat_file, path, start=start, end=end)
         except OSError as exc:  # S3 refuses a range on an empty object: that is damage
             if "range" in str(exc).lower() and "satisf" in str(exc).lower():
                 return b""

@@ -155,9 +155,10 @@ class Remote:
                 f"{RETRY_AFTER:.0f} s. (Shown once per outage.)"), stacklevel=5)
 
     # ------------------------------------------------------------------------- first contact
-    def check(self, timeout: float = OPEN_TIMEOUT) -> None:
+    def check(self, timeout: float | None = None) -> None:
         """Read (or write, for a new cache) ``FORMAT`` within ``timeout`` seconds, or raise
         ``StoreUnavailableError`` naming the URL and the likely cause. Never creates a bucket."""
+        timeout = OPEN_TIMEOUT if timeout is None else timeout
         box: list[Any] = []
 
         def run() -> None:
@@ -202,6 +203,10 @@ def explain(url: str, exc: BaseException, opening: bool = False) -> str:
     """What went wrong with the store at ``url``, its likely cause and what to do."""
     what = f"{type(exc).__name__}: {exc}"
     text = str(exc).lower()
+    if isinstance(exc, (TypeError, ValueError)):
+        return (f"Cannot use the cache at {url}: fsspec did not accept the request or the "
+                f"storage_options ({what}). Check the names and values in storage_options "
+                "against the documentation of the protocol's fsspec package.")
     if isinstance(exc, FileNotFoundError) or "nosuchbucket" in text or "bucket does not" in text:
         return (f"Cannot use the cache at {url}: its bucket (or container) does not exist "
                 f"({what}). jlcache never creates buckets: create it (or fix the name in the "

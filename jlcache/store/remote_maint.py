@@ -140,7 +140,8 @@ class RemoteMaintenance:
         for i, ((path, size), head) in enumerate(zip(objects, heads, strict=True)):
             if isinstance(head, bytes) and len(head) < size and header_length(head) > len(head):
                 try:
-                    heads[i] = self._remote.call(fs.cat_file, path, 0, header_length(head))
+                    heads[i] = self._remote.call(fs.cat_file, path, start=0,
+                                                 end=header_length(head))
                 except Exception as exc:  # listed as damaged, not a crash
                     heads[i] = exc
         return heads
