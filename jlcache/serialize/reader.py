@@ -258,7 +258,7 @@ class BytesReader(Reader):
     def __init__(self, path: str, data: bytes | bytearray | memoryview,
                  size: int | None = None) -> None:
         self.path, self.fd = path, -1
-        self.head = data
+        self.head = data if isinstance(data, (bytes, bytearray)) else bytes(data)
         self.size = len(data) if size is None else size
         self.header = self._parse_header()
 

@@ -163,7 +163,8 @@ class Remote:
 
         def run() -> None:
             try:
-                box.append(self._read_or_write_format())
+                self._read_or_write_format()
+                box.append(None)
             except BaseException as exc:
                 box.append(exc)
 

@@ -42,7 +42,7 @@ class TieredStore(Store):
         return TieredStore, (self.local, self.remote)
 
     @property
-    def bytes_limit(self) -> int | None:  # type: ignore[override]
+    def bytes_limit(self) -> int | None:
         return self.remote.bytes_limit
 
     @bytes_limit.setter
