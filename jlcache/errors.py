@@ -19,6 +19,8 @@ __all__ = [
     "JlcacheError",
     "NotCachedWarning",
     "ParallelWarning",
+    "StoreUnavailableError",
+    "StoreUnavailableWarning",
     "TaskTimeoutError",
     "UnhashableError",
     "UnpicklableTaskError",
@@ -88,6 +90,15 @@ class BackendUnavailableError(JlcacheError, ImportError):
     """A parallel backend needs an optional dependency that is not installed."""
 
 
+class StoreUnavailableError(JlcacheError, OSError):
+    """A remote cache (object storage) cannot be used: unreachable, missing bucket, denied.
+
+    Raised when a ``Memory`` first opens it (so a wrong URL or credentials fail at once);
+    once the store has worked in the session, failures are a ``StoreUnavailableWarning``
+    and results are computed and returned uncached.
+    """
+
+
 class CacheWarning(UserWarning):
     """Base class of jlcache's warnings about the cache."""
 
@@ -101,6 +112,10 @@ class UnsafeCacheWarning(CacheWarning):
 
     Its entries are never unpickled (they are misses, recomputed) and nothing is stored there.
     """
+
+
+class StoreUnavailableWarning(CacheWarning):
+    """A remote cache stopped answering: calls are computed and returned, not cached, until it is back."""
 
 
 class NotCachedWarning(CacheWarning):

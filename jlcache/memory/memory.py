@@ -73,13 +73,16 @@ class Memory:
 
     ``location=None`` disables caching. ``mmap_mode`` maps cached numpy arrays back from
     disk in constant time; ``compress`` trades speed for disk; ``bytes_limit`` is enforced
-    after every store (least recently used entries go first).
+    after every store (least recently used entries go first). ``location`` may also be an
+    fsspec URL (``s3://bucket/prefix``...), with ``storage_options`` for fsspec and an
+    optional ``local_tier`` directory of local copies (see ``jlcache.store.open_store``).
     """
 
     def __init__(self, location: str | os.PathLike | None = None, backend: str = "local",
                  mmap_mode: str | None = None, compress: bool | int | str | tuple = False,
                  verbose: int = 0, bytes_limit: int | str | None = None,
-                 backend_options: dict | None = None) -> None:
+                 backend_options: dict | None = None, storage_options: dict | None = None,
+                 local_tier: str | os.PathLike | None = None) -> None:
         if backend != "local":
             raise ValueError(f"backend={backend!r} is not supported: jlcache stores entries on a "
                              "local (or network-mounted) filesystem; use backend='local'.")
@@ -100,7 +103,9 @@ class Memory:
         self._warn_lock = threading.Lock()
         self.store: Store | None = None
         if location is not None:
-            self.store = open_store(location, bytes_limit=self.bytes_limit)
+            self.store = open_store(location, bytes_limit=self.bytes_limit,
+                                    storage_options=storage_options, local_tier=local_tier)
+        self.storage_options, self.local_tier = storage_options, local_tier
         self._lock_scope = None if self.store is None else self.store.url
         if verbose:
             _ensure_visible_logging()
@@ -206,7 +211,8 @@ class Memory:
 
     def __reduce__(self) -> tuple:
         return (Memory, (self.location, self.backend, self.mmap_mode, self.compress,
-                         self._verbose, self.bytes_limit, self.backend_options))
+                         self._verbose, self.bytes_limit, self.backend_options,
+                         self.storage_options, self.local_tier))
 
     def __repr__(self) -> str:
         location = None if self.store is None else self.store.url

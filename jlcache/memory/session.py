@@ -21,7 +21,7 @@ __all__ = ["default_location", "fix_location", "get_memory", "reset", "set_locat
 
 _lock = threading.Lock()
 _memory: Memory | None = None
-_location: Path | None = None
+_location: Path | str | None = None
 
 
 def default_location() -> Path:
@@ -56,10 +56,14 @@ def set_location(location: str | os.PathLike, **options: object) -> Memory:
     """Move the default cache for this session (``%jlcache dir PATH``); returns the Memory."""
     global _memory, _location
     from jlcache.memory.memory import Memory
+    from jlcache.store import is_url
 
-    path = Path(location).expanduser()
-    if not path.is_absolute():
-        path = Path.cwd() / path
+    if is_url(location):  # s3://bucket/prefix...: options may carry storage_options, local_tier
+        path: str | Path = str(location)
+    else:
+        path = Path(location).expanduser()
+        if not path.is_absolute():
+            path = Path.cwd() / path
     memory = Memory(path, **options)  # type: ignore[arg-type]
     with _lock:
         _memory, _location = memory, path

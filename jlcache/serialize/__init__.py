@@ -10,18 +10,21 @@ from jlcache.serialize.class_state import (  # noqa: F401 - pickled by reference
 from jlcache.serialize.format import (
     _restore_array,  # noqa: F401 - pickled by reference in every file that holds arrays
     dump,
+    header_length,
     load,
     normalize_compress,
     normalize_mmap_mode,
     read_header,
     read_meta,
+    read_meta_bytes,
     read_meta_from,
     read_value,
+    read_value_bytes,
     read_value_from,
     writable_mapping,
     write_value,
 )
 
-__all__ = ["dump", "load", "normalize_compress", "normalize_mmap_mode", "read_header",
-           "read_meta", "read_meta_from", "read_value", "read_value_from", "writable_mapping",
-           "write_value"]
+__all__ = ["dump", "header_length", "load", "normalize_compress", "normalize_mmap_mode",
+           "read_header", "read_meta", "read_meta_bytes", "read_meta_from", "read_value",
+           "read_value_bytes", "read_value_from", "writable_mapping", "write_value"]

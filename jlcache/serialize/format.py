@@ -40,9 +40,9 @@ from jlcache.serialize.class_state import guard
 from jlcache.serialize.compression import Compressor, normalize_compress
 from jlcache.serialize.reader import FORMAT_VERSION, MAGIC
 
-__all__ = ["dump", "load", "normalize_compress", "normalize_mmap_mode", "read_header",
-           "read_meta", "read_meta_from", "read_value", "read_value_from", "write_value",
-           "writable_mapping"]
+__all__ = ["dump", "header_length", "load", "normalize_compress", "normalize_mmap_mode",
+           "read_header", "read_meta", "read_meta_bytes", "read_meta_from", "read_value",
+           "read_value_bytes", "read_value_from", "write_value", "writable_mapping"]
 
 SMALL_FILE = 64 * 1024  # files up to this size are read with a single read()
 _META_READ = 4096
@@ -128,6 +128,30 @@ def read_value_from(fd: int, name: str, mmap_mode: str | None = None,
     except (KeyError, TypeError):
         mode = normalize_mmap_mode(mmap_mode)  # raises the explanation
     return _reader.Reader(name, fd, SMALL_FILE, st).value(mode)
+
+
+def read_value_bytes(data: bytes | bytearray | memoryview, name: str) -> tuple[Any, dict]:
+    """``(value, meta)`` from a whole value file held in memory (``CorruptEntryError`` for
+    anything damaged or truncated). ``name`` (a URL) only labels messages.
+
+    Why: an object store fetches a small entry in one GET; parsing those bytes directly
+    spares a temporary file per hit. Arrays come back in memory (nothing to map).
+    """
+    return _reader.BytesReader(name, data).value(None)
+
+
+def read_meta_bytes(head: bytes | bytearray | memoryview, name: str, size: int) -> dict:
+    """The metadata of a value file of ``size`` bytes from its first bytes (at least its
+    header: ``header_length(head)`` says how many), without the value."""
+    return _reader.BytesReader(name, head, size).header["meta"]
+
+
+def header_length(head: bytes | bytearray | memoryview) -> int:
+    """How many bytes from the start of a value file hold its header (magic, length, JSON);
+    ``0`` when ``head`` is too short to tell. Lets a remote reader fetch just that range."""
+    if len(head) < 8:
+        return 0
+    return 8 + struct.unpack_from("<I", head, 4)[0]
 
 
 def read_meta_from(fd: int, name: str, st: os.stat_result | None = None) -> dict:

@@ -22,7 +22,7 @@ from jlcache._fs import PROCESS_ERRNOS
 from jlcache.errors import CacheWarning, CorruptEntryError
 from jlcache.serialize.compression import decompress_into, normalize_compress
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "Reader", "local"]
+__all__ = ["FORMAT_VERSION", "MAGIC", "BytesReader", "Reader", "local"]
 
 MAGIC = b"JLC\x01"
 FORMAT_VERSION = 1
@@ -245,3 +245,25 @@ class Reader:
         finally:
             if source is not None:
                 local.sources.pop()
+
+
+class BytesReader(Reader):
+    """A value held in memory (an object fetched from object storage in one GET).
+
+    ``size`` is the whole entry's length when ``data`` is only its start (a listing reads the
+    header of each object with a ranged GET); checks then run against that length. Arrays
+    load into memory (there is no file to map); ``mmap_mode`` is the caller's to refuse.
+    """
+
+    def __init__(self, path: str, data: bytes | bytearray | memoryview,
+                 size: int | None = None) -> None:
+        self.path, self.fd = path, -1
+        self.head = data if isinstance(data, (bytes, bytearray)) else bytes(data)
+        self.size = len(data) if size is None else size
+        self.header = self._parse_header()
+
+    def _pread(self, offset: int, length: int) -> bytes | bytearray:
+        if offset + length > len(self.head):
+            raise self.corrupt(f"it ends at byte {len(self.head)}, before the {offset + length} "
+                               "bytes its layout needs (truncated)")
+        return bytes(memoryview(self.head)[offset:offset + length])

@@ -37,7 +37,7 @@ from jlcache.store.layout import (
     parse_size,
 )
 
-__all__ = ["Maintenance", "args_summary"]
+__all__ = ["Maintenance", "args_summary", "choose_victims"]
 
 FRESH_VERSION = 600.0  # seconds during which an entry-less version is assumed in use
 ARGS_MAX = 200  # characters of an entry's argument summary in listings
@@ -344,7 +344,10 @@ def _sweep_fd(dfd: int) -> int:
 
 def _choose(items: list, limit: int | None, items_limit: int | None,
             age: float | None) -> tuple[list, int]:
-    """The entries to evict from ``items`` (sorted oldest access first), and the size left."""
+    """The entries to evict from ``items`` (sorted oldest access first), and the size left.
+
+    Each item starts with its last access time and has its size at index 4 (the object
+    store's maintenance shares this rule through ``choose_victims``)."""
     now = time.time()
     victims = [it for it in items if age is not None and now - it[0] > age]
     keep = [it for it in items if not (age is not None and now - it[0] > age)]
@@ -359,3 +362,6 @@ def _choose(items: list, limit: int | None, items_limit: int | None,
         total -= it[4]
         count -= 1
     return victims, total
+
+
+choose_victims = _choose
