@@ -123,7 +123,7 @@ def _peek_label(iterable: Any) -> tuple[str, Any]:
         first = next(it, None)
         iterable = it if first is None else itertools.chain([first], it)
     try:
-        return describe_func(first[0]), iterable
+        return describe_func(first[0]), iterable  # type: ignore[index]  # None: caught below
     except Exception:
         return "", iterable
 

@@ -141,7 +141,7 @@ def _uninstall() -> None:
 
     cls = joblib.parallel.Parallel
     if cls.__dict__.get("__call__") is bridged_call:
-        cls.__call__ = original  # type: ignore[method-assign]
+        cls.__call__ = original
         _state["original"] = None
 
 

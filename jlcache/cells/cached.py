@@ -118,9 +118,11 @@ def run_cached(memory: Any, cell: Cell, opts: MemoOptions, front: CellRunner) ->
     store = memory.store
     if not opts.force:
         saved, meta = _load(memory, ref, cell)
-        if saved is not MISS:
+        unpacked = _unpack(front, saved, cell, memory.store.describe(ref)) \
+            if saved is not MISS else None
+        if unpacked is not None:
             entries.hit(ref, cell.display, meta)
-            return _restore(front, saved, cell, opts, hashes)
+            return _restore(front, saved, unpacked, cell, opts, hashes)
     entries.miss(ref, cell.display)
     if opts.verbose:
         front.say(explain.why(store, cell, hashes, opts.force))
@@ -163,10 +165,25 @@ def _load(memory: Any, ref: EntryRef, cell: Cell, quiet: bool = False) -> tuple[
     return value, meta
 
 
-def _restore(front: CellRunner, saved: state.CellState, cell: Cell, opts: MemoOptions,
-             hashes: dict[str, str]) -> Any:
+def _unpack(front: CellRunner, saved: state.CellState, cell: Cell,
+            where: str) -> tuple[dict, Any] | None:
+    """The saved variables and result, or ``None`` (a miss, warned) when they cannot be
+    rebuilt: a class or helper the entry names is gone, or the entry is damaged inside."""
+    from jlcache.errors import CorruptEntryWarning
+
+    try:
+        return state.unpack(saved, front.ns)
+    except Exception as exc:
+        inputs.warn(CorruptEntryWarning(
+            f"the cached state of cell {cell.display!r} at {where} could not be restored "
+            f"({type(exc).__name__}: {exc}); the cell runs again and its entry is overwritten."))
+        return None
+
+
+def _restore(front: CellRunner, saved: state.CellState, unpacked: tuple[dict, Any], cell: Cell,
+             opts: MemoOptions, hashes: dict[str, str]) -> Any:
     ns = front.ns
-    variables, result = state.unpack(saved, ns)
+    variables, result = unpacked
     for name in saved.deleted:
         ns.pop(name, None)
     ns.update(variables)

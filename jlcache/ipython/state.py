@@ -1,3 +1,10 @@
-"""Old home of ``CellState``, kept so cell entries written before the move still load."""
-from jlcache.cells.state import *  # noqa: F403
-from jlcache.cells.state import CellState  # noqa: F401
+"""Old home of ``CellState``: cell entries written before the cells package existed pickle
+``jlcache.ipython.state.<name>``, so every name here resolves in ``jlcache.cells.state``."""
+from typing import Any
+
+from jlcache.cells import state as _new
+from jlcache.cells.state import CellState  # noqa: F401 - the pickled class
+
+
+def __getattr__(name: str) -> Any:
+    return getattr(_new, name)

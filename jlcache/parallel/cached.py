@@ -22,6 +22,7 @@ def _memorized(func: Any) -> bool:
 
 
 def _any_memorized(tasks: list) -> bool:
+    funcs: Any
     try:
         funcs = set(map(_first, tasks))
     except TypeError:  # unhashable callables: check them one by one

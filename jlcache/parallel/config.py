@@ -174,7 +174,7 @@ class parallel_backend(parallel_config):
                          **backend_params)
         self._pair = (backend, n_jobs)
 
-    def __enter__(self) -> Any:  # type: ignore[override]
+    def __enter__(self) -> Any:
         return self._pair
 
 
@@ -194,10 +194,12 @@ def effective_n_jobs(n_jobs: int | None = -1) -> int:
         n_jobs = get_config()["n_jobs"]
         if n_jobs is None:
             return 1
-    n_jobs = check_n_jobs(n_jobs)
-    if n_jobs < 0:
-        return max(cpu_count() + 1 + n_jobs, 1)
-    return n_jobs
+    checked = check_n_jobs(n_jobs)
+    if checked is None:
+        return 1
+    if checked < 0:
+        return max(cpu_count() + 1 + checked, 1)
+    return checked
 
 
 # --- where are we running? ------------------------------------------------------------------

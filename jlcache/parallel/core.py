@@ -64,7 +64,7 @@ class Parallel:
         self.progress = progress
         self.background = background
         if batch_size != "auto":
-            FixedBatcher(batch_size)  # validates
+            FixedBatcher(batch_size)  # type: ignore[arg-type]  # validates: a bad value raises
         check_pre_dispatch(pre_dispatch)
         from jlcache.parallel.sharing import parse_nbytes
 
@@ -180,7 +180,7 @@ class Parallel:
         try:
             n_workers = backend.start(self._n_jobs)  # idempotent: repairs a broken pool
             batcher = (AutoBatcher(backend.batch_target) if self.batch_size == "auto"
-                       else FixedBatcher(self.batch_size))
+                       else FixedBatcher(self.batch_size))  # type: ignore[arg-type]  # validated
             if self.timeout is not None and backend.supports_timeout and self.batch_size == "auto":
                 batcher = FixedBatcher(1)
             run = Run(backend=backend, n_jobs=n_workers, iterable=iterable, batcher=batcher,

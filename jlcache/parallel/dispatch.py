@@ -192,7 +192,7 @@ class Run:
     def _take(self) -> list:
         if self._exhausted:
             return []
-        remaining = self.total - self._n_tasks if self._sized else None
+        remaining = self.total - self._n_tasks if self._sized and self.total is not None else None
         tasks = list(islice(self._it, self.batcher.next_size(remaining, self.n_jobs)))
         if not tasks:
             self._exhausted = True
@@ -280,6 +280,8 @@ class Run:
             raise self._timeout_error() from None
         if item is _WAKE:
             raise JobCancelled("the job was cancelled")
+        if not isinstance(item, _Batch):  # pragma: no cover - only batches and _WAKE are queued
+            raise TypeError(f"unexpected item in the completion queue: {item!r}")
         if self._inflight.get(item.idx) is not item or not item.future.done():
             return self._next_done()   # a resubmitted batch's stale notification
         del self._inflight[item.idx]

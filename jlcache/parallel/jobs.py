@@ -51,7 +51,8 @@ class BackgroundJob:
                 result = target()
             except BaseException as exc:
                 if self._cancelled or type(exc).__name__ == "JobCancelled":
-                    self._future.cancel() or self._set_cancelled()
+                    if not self._future.cancel():
+                        self._set_cancelled()
                 else:
                     self._future.set_exception(exc)
             else:

@@ -116,8 +116,8 @@ def load_shared(path: str, dtype: Any, shape: tuple, order: str, mode: str) -> A
     if not _memmap_reducer[0]:
         _install_memmap_reducer(np)
     if not shape or 0 in shape:
-        return np.empty(shape, dtype=dtype, order=order)
-    return np.memmap(path, dtype=dtype, mode=mode, shape=shape, order=order)
+        return np.empty(shape, dtype=dtype, order=order)  # type: ignore[call-overload]
+    return np.memmap(path, dtype=dtype, mode=mode, shape=shape, order=order)  # type: ignore[call-overload]
 
 
 _memmap_reducer = [False]
@@ -262,7 +262,7 @@ def dumps(obj: Any, sharer: ArraySharer | None) -> bytes:
     if sharer is None or (np is None and not accepts_any):
         return cloudpickle.dumps(obj, protocol=5)
     buf = io.BytesIO()
-    ndarray = None if accepts_any else np.ndarray
+    ndarray = None if accepts_any or np is None else np.ndarray
     _SharingPickler(buf, sharer, ndarray).dump(obj)
     return buf.getvalue()
 

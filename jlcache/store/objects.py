@@ -180,7 +180,7 @@ class ObjectStore(Store):
             data = self._read(path, 0, HEAD_BYTES)
             if len(data) < HEAD_BYTES:
                 value, meta = read_value_bytes(data, name)
-                meta["size"] = len(data)
+                meta["size"] = meta["disk"] = len(data)
             else:
                 value, meta = self._get_large(path, name)
         except FileNotFoundError:
@@ -212,7 +212,7 @@ class ObjectStore(Store):
                 os.close(fd)
         finally:
             os.unlink(tmp)
-        meta["size"] = st.st_size
+        meta["size"] = meta["disk"] = st.st_size
         return value, meta
 
     def meta(self, ref: EntryRef) -> dict[str, Any]:
@@ -230,7 +230,7 @@ class ObjectStore(Store):
         except (FileNotFoundError, StoreUnavailableError):
             raise KeyError(name) from None
         meta = read_meta_bytes(head, name, size)
-        meta["size"] = size
+        meta["size"] = meta["disk"] = size
         return meta
 
     def contains(self, ref: EntryRef) -> bool:

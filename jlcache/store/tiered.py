@@ -73,6 +73,7 @@ class TieredStore(Store):
             pass
         else:
             self.remote.touch(ref)  # the shared LRU order sees local hits too
+            meta["disk"] = meta["size"]  # sizes are the remote's (it owns listings, eviction)
             return value, meta
         value, meta = self.remote.get(ref)  # KeyError / CorruptEntryError: the caller's miss
         self._fill(ref, value, meta)
@@ -85,7 +86,7 @@ class TieredStore(Store):
 
     def _fill(self, ref: EntryRef, value: Any, meta: dict[str, Any]) -> None:
         """Copy a remote entry into the local tier (a failure only costs the next hit)."""
-        kept = {k: v for k, v in meta.items() if k != "size"}
+        kept = {k: v for k, v in meta.items() if k not in ("size", "disk")}
         try:
             self.local.put(ref, value, kept)
         except Exception:  # a full or read-only local tier is not an error
@@ -93,9 +94,11 @@ class TieredStore(Store):
 
     def meta(self, ref: EntryRef) -> dict[str, Any]:
         try:
-            return self.local.meta(ref)
+            meta = self.local.meta(ref)
         except (KeyError, CorruptEntryError):
             return self.remote.meta(ref)
+        meta["disk"] = meta["size"]  # sizes are the remote's (it owns listings, eviction)
+        return meta
 
     def contains(self, ref: EntryRef) -> bool:
         return self.local.contains(ref) or self.remote.contains(ref)

@@ -9,7 +9,7 @@ bus and to the browser.
     Coalescer timer (<= 10/s) -----> Panel._flush: rescan if needed, set synced traits
     browser click --model.send()--> Panel._on_msg -> clear / cancel / expand / page / sort
 
-Messages from the front end (``content`` of ``model.send``)::
+Messages from the front end (``content`` of ``model.send``; typed in ``messages.py``)::
 
     {"type": "clear",   "id": ROW_ID}           {"type": "cancel", "id": "jobs/<id>"}
     {"type": "expand",  "id": ROW_ID, "open": bool}
@@ -36,6 +36,7 @@ from jlcache import events, stats
 from jlcache.errors import JlcacheError
 from jlcache.memory import housekeeping
 from jlcache.store.base import Store
+from jlcache.widget import messages
 from jlcache.widget.clear import Cleared, clear_target
 from jlcache.widget.ids import KINDS, parse_row_id
 from jlcache.widget.jobs import JobTracker
@@ -209,34 +210,35 @@ class Panel(anywidget.AnyWidget):
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self._seq += 1
-        self.status = {"text": text, "error": error, "seq": self._seq}
+        status = messages.Status(text=text, error=error, seq=self._seq)
+        self.status = dict(status)  # the synced trait holds a plain dict of that shape
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if not isinstance(content, dict):
             return
         try:
-            self._handle(content)
+            self._handle(messages.parse(content))
         except Exception as exc:  # a click must never leave a traceback in the kernel log only
             _log.debug("panel message %r failed", content, exc_info=True)
             self._set_status(f"{type(exc).__name__}: {exc}", error=True)
 
-    def _handle(self, msg: dict) -> None:
-        kind, view = msg.get("type"), self._state.view
-        if kind == "clear":
-            self.clear(str(msg.get("id")))
-        elif kind == "cancel":
-            self.cancel(str(msg.get("id")))
-        elif kind == "refresh":
+    def _handle(self, msg: messages.Message) -> None:
+        view = self._state.view
+        if msg["type"] == "clear":
+            self.clear(msg["id"])
+        elif msg["type"] == "cancel":
+            self.cancel(msg["id"])
+        elif msg["type"] == "refresh":
             self.refresh()
             self._set_status("Refreshed.")
         else:
             with self._lock:
-                if kind == "expand":
-                    (view.expanded.add if msg.get("open") else view.expanded.discard)(str(msg.get("id")))
-                elif kind == "page":
-                    view.pages[str(msg.get("id"))] = max(0, int(msg.get("page") or 0))
-                elif kind == "sort" and msg.get("key") in SORT_KEYS:
-                    view.sort, view.desc = msg["key"], bool(msg.get("desc", True))
+                if msg["type"] == "expand":
+                    (view.expanded.add if msg["open"] else view.expanded.discard)(msg["id"])
+                elif msg["type"] == "page":
+                    view.pages[msg["id"]] = msg["page"]
+                elif msg["type"] == "sort" and msg["key"] in SORT_KEYS:
+                    view.sort, view.desc = msg["key"], msg["desc"]
                     view.pages.clear()  # a new order starts at its first page
                 else:
                     raise ValueError(f"unknown panel message {msg!r}")

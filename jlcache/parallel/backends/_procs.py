@@ -36,7 +36,7 @@ def describe_exit_code(code: int) -> tuple[str, str]:
             "terminated the process")
 
 
-def crash_error(exit_codes: Iterable[int | None], backend: str, detail: str = "") -> WorkerCrashedError:
+def crash_error(exit_codes: Iterable[int | None], backend: str, detail: str = "") -> Exception:
     """Build the user-facing error for a pool whose worker died."""
     codes = [c for c in exit_codes if c not in (None, 0)]
     if codes:

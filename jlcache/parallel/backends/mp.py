@@ -65,8 +65,11 @@ class MultiprocessingBackend(ParallelBackendBase):
         return self._n
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("the multiprocessing pool is not started: call start() first")
         try:
-            future = self._pool.submit(fn, *args)
+            future = pool.submit(fn, *args)
         except BrokenProcessPool as exc:  # a worker died since the last submit (or at start)
             return failed_future(exc)
         # remember the worker processes: after a crash, their exit codes say what happened
