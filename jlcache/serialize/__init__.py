@@ -18,10 +18,11 @@ from jlcache.serialize.format import (
     read_meta_from,
     read_value,
     read_value_from,
+    verify_value_from,
     writable_mapping,
     write_value,
 )
 
 __all__ = ["dump", "load", "normalize_compress", "normalize_mmap_mode", "read_header",
-           "read_meta", "read_meta_from", "read_value", "read_value_from", "writable_mapping",
+           "read_meta", "read_meta_from", "read_value", "read_value_from", "verify_value_from", "writable_mapping",
            "write_value"]
