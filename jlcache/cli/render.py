@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 from jlcache.memory.housekeeping import Damaged, human_size
@@ -58,7 +58,7 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
-def _table(rows: list[tuple[str, ...]], right: Iterable[int]) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]], right: Iterable[int]) -> list[str]:
     """Aligned columns; ``right`` are the indexes of right-aligned (numeric) columns."""
     right = set(right)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -1,7 +1,7 @@
 """What is stale, and how big things are: one definition of each for every front end.
 
 ``%jlcache info``/``clear --stale``, the panel (its labels, header and *clear stale*) and
-(later) the command line all ask this module, so they never disagree.
+the command line (``jlcache``) all ask this module, so they never disagree.
 
 **Stale**, in a notebook. Each version of a cached function or ``%%memo`` cell is, for this
 session, exactly one of:

@@ -195,10 +195,11 @@ class Reader:
         payload, _ = self._checked_pickle()
         if specs:
             source = self._array_source(specs, payload, None)
+            array_error: type[Exception] = _array_error()
             for index in range(len(specs)):
                 try:
                     source.get(index)
-                except _array_error() as exc:
+                except array_error as exc:
                     raise self.corrupt(str(exc)) from None
         return self.header["meta"]
 
