@@ -94,17 +94,14 @@ def format_table(rows: list[GroupRow], location: Any) -> str:
 
 def resolve_target(store: Store, ns: dict, target: str) -> list[tuple[str, str]]:
     """The ``(kind, group)`` pairs ``target`` names; empty if none (never builds a path)."""
-    groups = {kind: set(store.groups(kind)) for kind in KINDS}
+    from jlcache.memory.housekeeping import match_groups
+
     obj = ns.get(target)
     if obj is not None and callable(obj):
         group = _function_group(obj)
-        if group is not None and group in groups["functions"]:
+        if group is not None and group in store.groups("functions"):
             return [("functions", group)]
-    exact = [(k, g) for k in KINDS for g in groups[k] if g == target]
-    if exact:
-        return exact
-    return [(k, g) for k in KINDS for g in sorted(groups[k])
-            if g.endswith("." + target) or g.endswith("-" + target)]
+    return match_groups(store, target)
 
 
 def _function_group(obj: Any) -> str | None:

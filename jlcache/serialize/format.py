@@ -42,7 +42,8 @@ from jlcache.serialize.reader import FORMAT_VERSION, MAGIC
 
 __all__ = ["dump", "header_length", "load", "normalize_compress", "normalize_mmap_mode",
            "read_header", "read_meta", "read_meta_bytes", "read_meta_from", "read_value",
-           "read_value_bytes", "read_value_from", "write_value", "writable_mapping"]
+           "read_value_bytes", "read_value_from", "verify_value_from", "writable_mapping",
+           "write_value"]
 
 SMALL_FILE = 64 * 1024  # files up to this size are read with a single read()
 _META_READ = 4096
@@ -157,6 +158,12 @@ def header_length(head: bytes | bytearray | memoryview) -> int:
 def read_meta_from(fd: int, name: str, st: os.stat_result | None = None) -> dict:
     """The metadata stored with a value, from an open file, without reading the value."""
     return _reader.Reader(name, fd, _META_READ, st).header["meta"]
+
+
+def verify_value_from(fd: int, name: str, st: os.stat_result | None = None) -> dict:
+    """Check every checksum of the value file open as ``fd`` without unpickling it; returns
+    its metadata, or raises ``CorruptEntryError`` naming what is damaged."""
+    return _reader.Reader(name, fd, SMALL_FILE, st).check()
 
 
 def writable_mapping(mmap_mode: str | None) -> bool:

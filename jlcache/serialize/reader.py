@@ -178,14 +178,38 @@ class Reader:
                                  f"data ({end} bytes; truncated)")
 
     def value(self, mmap_mode: str | None) -> tuple[Any, dict]:
-        h = self.header
-        comp, specs, pick = h["compression"], h["arrays"], h["pickle"]
+        specs = self.header["arrays"]
+        if mmap_mode and specs and self.header["compression"] is not None:
+            _warn_compressed_mmap(self.path)
+        payload, data = self._checked_pickle()
+        source = self._array_source(specs, payload, mmap_mode) if specs else None
+        return self._loads(data, source), self.header["meta"]
+
+    def check(self) -> dict:
+        """Verify every checksum (pickle and arrays) without unpickling; returns the meta.
+
+        Why not ``value``: a checker (``jlcache verify``) must not run the pickle's code nor
+        need the modules its classes live in, which a command line usually cannot import.
+        """
+        specs = self.header["arrays"]
+        payload, _ = self._checked_pickle()
+        if specs:
+            source = self._array_source(specs, payload, None)
+            array_error: type[Exception] = _array_error()
+            for index in range(len(specs)):
+                try:
+                    source.get(index)
+                except array_error as exc:
+                    raise self.corrupt(str(exc)) from None
+        return self.header["meta"]
+
+    def _checked_pickle(self) -> tuple[Any, memoryview]:
+        """``(decompressed payload or None, pickle bytes)`` once the pickle's checksum holds."""
+        comp, pick = self.header["compression"], self.header["pickle"]
         if comp is None:
             payload = None
             data = self.region(pick["offset"], pick["length"])
         else:
-            if mmap_mode and specs:
-                _warn_compressed_mmap(self.path)
             try:
                 payload = decompress_into(comp["method"], self.region(comp["offset"],
                                           comp["length"]), comp["size"])
@@ -194,8 +218,7 @@ class Reader:
             data = memoryview(payload)[pick["offset"]:pick["offset"] + pick["length"]]
         if xxhash.xxh3_64_hexdigest(data) != pick["xxh3_64"]:
             raise self.corrupt("its pickle fails its checksum (damaged bytes)")
-        source = self._array_source(specs, payload, mmap_mode) if specs else None
-        return self._loads(data, source), h["meta"]
+        return payload, data
 
     def _array_source(self, specs: list, payload: Any, mmap_mode: str | None) -> Any:
         from jlcache.serialize.arrays import ArraySource, check_spec

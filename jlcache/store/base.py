@@ -106,6 +106,14 @@ class Store(ABC):
         """The entry's metadata (with ``size`` and ``disk``) without loading its value; ``KeyError`` when
         absent, ``CorruptEntryError`` when damaged. Records no access."""
 
+    def verify(self, ref: EntryRef) -> None:
+        """Check the entry's checksums without loading its value into the caller: ``None``
+        when whole, ``KeyError`` when absent, ``CorruptEntryError`` when damaged. Records
+        no access. This default reads the entry with ``get`` (and unpickles it); a store that
+        can check bytes alone (``LocalStore``) overrides it, so a checker never needs the
+        modules a value's classes live in."""
+        self.get(ref)
+
     @abstractmethod
     def contains(self, ref: EntryRef) -> bool:
         """Whether the entry exists; no side effects, no verification (``get`` verifies)."""
@@ -148,6 +156,14 @@ class Store(ABC):
     def entries(self, kind: str, group: str | None = None,
                 version: str | None = None) -> list[EntryInfo]:
         """Every entry of ``kind`` (narrowed to a group and version), with its metadata."""
+
+    def scan(self, kind: str, group: str | None = None,
+             version: str | None = None) -> list[EntryInfo]:
+        """``entries`` without reading each entry: sizes, times and refs only (``meta`` is
+        ``{}``, ``args`` ``""``, ``created`` when the store wrote it), for listings of whole
+        caches that must stay fast (``jlcache ls``/``du`` on 100k entries). This default is
+        ``entries``; a store whose listing alone knows sizes and times overrides it."""
+        return self.entries(kind, group, version)
 
     @abstractmethod
     def size(self) -> int:

@@ -29,7 +29,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from jlcache.serialize import read_meta_from, read_value_from, writable_mapping, write_value
+from jlcache.serialize import (
+    read_meta_from,
+    read_value_from,
+    verify_value_from,
+    writable_mapping,
+    write_value,
+)
 from jlcache.store.access import AccessLog
 from jlcache.store.base import Info, Store, Where
 from jlcache.store.disk import DiskLayout, read_failed
@@ -194,6 +200,16 @@ class LocalStore(Store):
         meta["disk"] = disk_bytes(st)
         return meta
 
+    def verify(self, ref: EntryRef) -> None:
+        """Checksums only: the value is never unpickled (see ``Store.verify``)."""
+        path, fd, st = self._disk.open_entry(ref, stacklevel=4)
+        try:
+            verify_value_from(fd, path, st)
+        except OSError as exc:
+            raise read_failed(exc, path) from None
+        finally:
+            os.close(fd)
+
     def touch(self, ref: EntryRef) -> None:
         self._access.touch(ref)
 
@@ -224,6 +240,10 @@ class LocalStore(Store):
     def entries(self, kind: str, group: str | None = None,
                 version: str | None = None) -> list[EntryInfo]:
         return self.maintenance.entries(kind, group, version)
+
+    def scan(self, kind: str, group: str | None = None,
+             version: str | None = None) -> list[EntryInfo]:
+        return self.maintenance.scan(kind, group, version)
 
     def size(self) -> int:
         return self.maintenance.size()

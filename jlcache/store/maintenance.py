@@ -163,6 +163,16 @@ class Maintenance:
             ))
         return out
 
+    def scan(self, kind: str, group: str | None = None,
+             version: str | None = None) -> list[EntryInfo]:
+        """``entries`` from one ``lstat`` per file, no header read: ``created`` is the file's
+        mtime (an entry is written once and its mtime kept, see ``access``), ``meta`` empty."""
+        pending = self._access.pending
+        return [EntryInfo(ref=ref, path=Path(path), size=st.st_size, created=st.st_mtime,
+                          last_access=max(st.st_atime, st.st_mtime, pending.get(ref, 0.0)),
+                          duration=None, args="", disk=disk_bytes(st))
+                for ref, path, st in self._entry_files((_check_kind(kind),), group, version)]
+
     def size(self) -> int:
         """Allocated bytes of all entries (what ``bytes_limit`` is compared with)."""
         return sum(disk_bytes(st) for _, _, st in self._entry_files(KINDS))

@@ -6,21 +6,10 @@ One place for these so the widget rows, the text table and the status messages a
 
 from __future__ import annotations
 
+# sizes are written by the engine, so the command line (no widget libraries) writes them alike
+from jlcache.memory.housekeeping import human_size
+
 __all__ = ["human_age", "human_duration", "human_rate", "human_size"]
-
-
-def human_size(n: float | None) -> str:
-    """Bytes as people read them: ``0 B``, ``999 B``, ``1.5 KiB``, ``12 MiB``, ``3.1 GiB``."""
-    if n is None:
-        return ""
-    n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            if unit == "B":
-                return f"{int(n)} B"
-            return f"{n:.1f} {unit}" if abs(n) < 10 else f"{n:.0f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def human_duration(seconds: float | None) -> str:

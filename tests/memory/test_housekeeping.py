@@ -87,3 +87,46 @@ def test_sizes_are_bytes_on_disk_for_listings_reads_and_puts(memory):
     assert written == housekeeping.entry_bytes(info) == housekeeping.entry_bytes(meta) == info.disk
     assert housekeeping.total_bytes(store.entries("functions")) == store.size()
     assert housekeeping.entry_bytes({"size": 7}) == 7  # not measured: the file's size stands in
+
+
+def test_without_a_session_the_version_most_recently_stored_to_is_current(tmp_path):
+    """``NO_SESSION`` (the command line): recency decides, for every group, and
+    ``clear_stale`` deletes exactly the older versions."""
+    import os
+
+    from jlcache.store import open_store
+
+    store = open_store(tmp_path / "c")
+    old, new, only = "a" * 16, "b" * 16, "c" * 16
+    put(store, "functions", "m.f", old)
+    put(store, "functions", "m.f", new, key="n" * 8)
+    put(store, "cells", "load", only)
+    # make the ages unambiguous: the old version's entry was written an hour earlier
+    path = store.local_path(EntryRef("functions", "m.f", old, "k" * 8))
+    os.utime(path, (path.stat().st_atime - 3600, path.stat().st_mtime - 3600))
+    stored = housekeeping.last_stored(store, "functions", "m.f")
+    assert housekeeping.group_states("functions", "m.f", stored, housekeeping.NO_SESSION) == {
+        old: "stale", new: "current"}
+    assert housekeeping.stale_versions(store, housekeeping.NO_SESSION) == [("functions", "m.f", old)]
+    # with a session that knows nothing of m.f, the same group is unknown, never stale
+    assert housekeeping.stale_versions(store, {}) == []
+    done = housekeeping.clear_stale(store, housekeeping.NO_SESSION)
+    assert done.versions == [("functions", "m.f", old)] and done.entries == 1
+    assert store.versions("functions", "m.f") == [new] and store.versions("cells", "load") == [only]
+
+
+def test_verify_finds_damage_in_bytes_and_fix_deletes(tmp_path):
+    from jlcache.store import open_store
+
+    store = open_store(tmp_path / "c")
+    good, bad = EntryRef("functions", "m.f", "a" * 16, "g" * 8), EntryRef("functions", "m.f", "a" * 16, "b" * 8)
+    store.put(good, list(range(100)), {"input_args": {"x": "1"}})
+    store.put(bad, list(range(100)), {"input_args": {"x": "2"}})
+    path = store.local_path(bad)
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 0xFF
+    path.write_bytes(data)
+    found = housekeeping.verify(store)
+    assert [(d.ref, d.args) for d in found] == [(bad, "x=2")] and "checksum" in found[0].reason
+    assert housekeeping.verify(store, fix=True)[0].ref == bad
+    assert not store.contains(bad) and store.contains(good) and housekeeping.verify(store) == []

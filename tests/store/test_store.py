@@ -531,3 +531,30 @@ def test_golden_fixture_of_format_1(tmp_path: Path) -> None:
     assert info["name"] == golden.NAME
     golden.assert_same(golden.standalone_value(),
                        __import__("jlcache").load(REPO / "tests" / "fixtures" / "format-1" / "value.jlc"))
+
+
+def test_verify_checks_checksums_without_unpickling(tmp_path, monkeypatch):
+    """``Store.verify`` never runs a value's pickle: a value whose class cannot be imported
+    here (a command line does not have the notebook's modules) is whole, not damaged."""
+    import importlib
+
+    from jlcache.errors import CorruptEntryError
+    from jlcache.store import EntryRef, open_store
+
+    (tmp_path / "ghostmod_cli.py").write_text("class Ghost:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ghost = importlib.import_module("ghostmod_cli").Ghost()
+    store = open_store(tmp_path / "c")
+    ref = EntryRef("functions", "m.f", "a" * 16, "k" * 8)
+    store.put(ref, ghost, {})
+    monkeypatch.delitem(sys.modules, "ghostmod_cli")
+    (tmp_path / "ghostmod_cli.py").unlink()
+    store.verify(ref)  # whole: no exception
+    with pytest.raises(CorruptEntryError, match="cannot be unpickled"):
+        store.get(ref)  # loading it fails: so verify did not unpickle
+    path = store.local_path(ref)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(data)
+    with pytest.raises(CorruptEntryError, match="checksum"):
+        store.verify(ref)
