@@ -5,10 +5,13 @@ Area-specific fixtures live next to their tests (``tests/<area>/conftest.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,34 @@ def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float =
 def python():
     """The ``run_python`` helper as a fixture."""
     return run_python
+
+
+def mount(*args: str) -> bool:
+    """``mount ARGS`` as root; False (nothing mounted) when not root or when it fails."""
+    if os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """Make ``path`` truly read-only for this process: a read-only bind mount as root (where
+    permissions do not stop writes), ``chmod`` otherwise; skips where neither works."""
+    if mount("--bind", str(path), str(path)):
+        try:
+            if not mount("-o", "remount,bind,ro", str(path)):
+                pytest.skip("cannot remount read-only here")
+            yield
+        finally:
+            subprocess.run(["umount", str(path)], check=True)
+        return
+    if os.geteuid() == 0:
+        pytest.skip("root without mount: permissions cannot make a directory read-only")
+    dirs = [path, *[p for p in path.rglob("*") if p.is_dir()]]
+    for d in dirs:
+        d.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        yield
+    finally:
+        for d in dirs:
+            d.chmod(stat.S_IRWXU)

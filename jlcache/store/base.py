@@ -33,6 +33,9 @@ keep too:
 
 from __future__ import annotations
 
+import atexit
+import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -41,7 +44,7 @@ from typing import Any
 
 from jlcache.store.layout import EntryInfo, EntryRef
 
-__all__ = ["Info", "Store", "Where"]
+__all__ = ["Info", "Store", "Where", "flush_at_exit"]
 
 Where = tuple[str, ...]
 """A prefix of an ``EntryRef``: ``()`` the whole cache, ``(kind,)``, ``(kind, group)``,
@@ -197,3 +200,30 @@ class Store(ABC):
         """Remove what crashed writers left behind; returns how many. A store whose puts
         leave nothing behind (an object store's single put) has nothing to do."""
         return 0
+
+
+_open_stores: weakref.WeakSet[Store] = weakref.WeakSet()
+_exit_lock = threading.Lock()
+_exit_registered = False
+
+
+def flush_at_exit(store: Store) -> None:
+    """Flush ``store``'s batched access records when the interpreter exits (once per store).
+
+    Hits never write (see ``touch``): without this, the last few seconds of accesses of a
+    session would be lost to eviction's least-recently-used order.
+    """
+    global _exit_registered
+    _open_stores.add(store)
+    with _exit_lock:
+        if not _exit_registered:
+            atexit.register(_flush_all)
+            _exit_registered = True
+
+
+def _flush_all() -> None:
+    for store in list(_open_stores):
+        try:
+            store.flush()
+        except Exception:  # at exit, a failed access-time update (or a store that is down)
+            pass          # is not worth a traceback

@@ -18,12 +18,10 @@ speed matters most, and the ``Store`` interface's promises (see ``store/base.py`
 
 from __future__ import annotations
 
-import atexit
 import os
 import stat
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -37,7 +35,7 @@ from jlcache.serialize import (
     write_value,
 )
 from jlcache.store.access import AccessLog
-from jlcache.store.base import Info, Store, Where
+from jlcache.store.base import Info, Store, Where, flush_at_exit
 from jlcache.store.disk import DiskLayout, read_failed
 from jlcache.store.layout import (  # noqa: F401 - also imported from here by older code
     KINDS,
@@ -54,16 +52,7 @@ from jlcache.store.trust import Untrusted
 __all__ = ["FORMAT", "LocalStore"]
 
 _PUT_ATTEMPTS = 5  # a put racing concurrent clears recreates its directories this many times
-_stores: weakref.WeakSet[LocalStore] = weakref.WeakSet()
-_atexit_registered = False
 
-
-def _flush_all() -> None:
-    for store in list(_stores):
-        try:
-            store.flush()
-        except Exception:  # at exit, a failed access-time update is not worth a traceback
-            pass
 
 
 class LocalStore(Store):
@@ -75,7 +64,6 @@ class LocalStore(Store):
 
     def __init__(self, location: str | os.PathLike[str],
                  bytes_limit: int | str | None = None) -> None:
-        global _atexit_registered
         self.location = Path(os.path.abspath(os.path.expanduser(os.fspath(location))))
         self.bytes_limit = parse_size(bytes_limit)
         prepare_location(self.location)
@@ -84,10 +72,7 @@ class LocalStore(Store):
         self._disk = DiskLayout(self._root)
         self._access = AccessLog(self._disk)
         self.maintenance = Maintenance(self._disk, self._access, self._lock)
-        _stores.add(self)
-        if not _atexit_registered:
-            atexit.register(_flush_all)
-            _atexit_registered = True
+        flush_at_exit(self)
 
     def __repr__(self) -> str:
         return f"LocalStore({self._root!r})"

@@ -32,14 +32,12 @@ Why it is safe and fast:
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import tempfile
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -52,7 +50,7 @@ from jlcache.serialize import (
     read_value_from,
     write_value,
 )
-from jlcache.store.base import Info, Store, Where
+from jlcache.store.base import Info, Store, Where, flush_at_exit
 from jlcache.store.layout import EntryInfo, EntryRef, parse_size
 from jlcache.store.remote import Remote
 from jlcache.store.remote_access import RemoteAccess
@@ -66,17 +64,8 @@ _CHUNK = 8 << 20  # multipart upload part size for large entries (S3's minimum i
 _UPLOADS_ATOMICALLY = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 _known_infos: dict[tuple[str, str, str, str], bytes] = {}  # (url, kind, group, version)
 _verified: set[str] = set()  # URLs that answered in this process
-_stores: weakref.WeakSet[ObjectStore] = weakref.WeakSet()
-_atexit_registered = False
 _warned_mmap: set[str] = set()  # caches whose missing local tier was pointed out
 
-
-def _flush_all() -> None:
-    for store in list(_stores):
-        try:
-            store.flush()
-        except Exception:  # at exit, a store that is down is not worth a traceback
-            pass
 
 
 def _warn_no_mmap(url: str) -> None:
@@ -95,7 +84,6 @@ class ObjectStore(Store):
     def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None,
                  bytes_limit: int | str | None = None, *,
                  open_timeout: float | None = None) -> None:
-        global _atexit_registered
         if storage_options is not None and not isinstance(storage_options, Mapping):
             raise TypeError(f"storage_options must be a dict of fsspec options (or None); got "
                             f"{type(storage_options).__name__}.")
@@ -108,10 +96,7 @@ class ObjectStore(Store):
         self._lock = threading.RLock()
         self._access = RemoteAccess(self._remote)
         self.maintenance = RemoteMaintenance(self._remote, self._access, self._lock)
-        _stores.add(self)
-        if not _atexit_registered:
-            atexit.register(_flush_all)
-            _atexit_registered = True
+        flush_at_exit(self)
 
     def __repr__(self) -> str:
         return f"ObjectStore({self.url!r})"

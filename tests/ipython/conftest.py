@@ -6,12 +6,7 @@ namespace and the extension's state around every test instead of making new shel
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -111,33 +106,3 @@ def counter(tmp_path: Path):
             return len(path.read_text())
 
     return Counter()
-
-
-def _mount(*args: str) -> bool:
-    if os.geteuid() != 0:
-        return False
-    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
-
-
-@contextlib.contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """Make ``path`` truly read-only for this process: a read-only bind mount as root (where
-    permissions do not stop writes), ``chmod`` otherwise; skips where neither works."""
-    if _mount("--bind", str(path), str(path)):
-        try:
-            if not _mount("-o", "remount,bind,ro", str(path)):
-                pytest.skip("cannot remount read-only here")
-            yield
-        finally:
-            subprocess.run(["umount", str(path)], check=True)
-        return
-    if os.geteuid() == 0:
-        pytest.skip("root without mount: permissions cannot make a directory read-only")
-    dirs = [path, *[p for p in path.rglob("*") if p.is_dir()]]
-    for d in dirs:
-        d.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        yield
-    finally:
-        for d in dirs:
-            d.chmod(stat.S_IRWXU)

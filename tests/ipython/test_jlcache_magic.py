@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from IPython.core.error import UsageError
 
-from tests.ipython.conftest import read_only, run
+from tests.conftest import read_only
+from tests.ipython.conftest import run
 
 
 def files(root: Path) -> set[str]:

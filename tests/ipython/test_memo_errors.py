@@ -10,7 +10,8 @@ import warnings
 import pytest
 
 from jlcache.errors import NotCachedWarning
-from tests.ipython.conftest import read_only, run
+from tests.conftest import read_only
+from tests.ipython.conftest import run
 
 
 def _shown(text: str) -> str:

@@ -7,18 +7,16 @@ injected ``ENOSPC`` covers the once-per-reason warning everywhere.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import stat
 import subprocess
 import warnings
-from pathlib import Path
 
 import pytest
 
 from jlcache.errors import CorruptEntryWarning, NotCachedWarning
 from jlcache.memory.memory import Memory
+from tests.conftest import mount, read_only
 
 
 def tripled(x, calls=None):
@@ -31,35 +29,6 @@ def big(n, calls=None):
 
     calls.append(n)
     return np.ones(n)
-
-
-def _mount(*args: str) -> bool:
-    if os.geteuid() != 0:
-        return False
-    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
-
-
-@contextlib.contextmanager
-def read_only(path: Path):
-    """Make ``path`` truly read-only for this process (bind mount as root, chmod otherwise)."""
-    if _mount("--bind", str(path), str(path)):
-        try:
-            if not _mount("-o", "remount,bind,ro", str(path)):
-                pytest.skip("cannot remount read-only here")
-            yield
-        finally:
-            subprocess.run(["umount", str(path)], check=True)
-        return
-    if os.geteuid() == 0:
-        pytest.skip("root without mount: permissions cannot make a directory read-only")
-    dirs = [path, *[p for p in path.rglob("*") if p.is_dir()]]
-    for d in dirs:
-        d.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        yield
-    finally:
-        for d in dirs:
-            d.chmod(stat.S_IRWXU)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
@@ -98,7 +67,7 @@ def test_store_failure_warns_once_per_reason_and_returns_the_value(memory, monke
 def test_full_disk_returns_the_value_and_leaves_no_partial_entry(tmp_path):
     mount_point = tmp_path / "small"
     mount_point.mkdir()
-    if not _mount("-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)):
+    if not mount("-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)):
         pytest.skip("needs root to mount a small tmpfs")
     try:
         memory = Memory(mount_point / "cache")
