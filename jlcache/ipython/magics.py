@@ -166,7 +166,7 @@ class JlcacheMagics(Magics):
               help="clear: a function or cell name; dir: PATH; bridge: on | off")
     @argument("--stale", action="store_true", help="clear: versions not defined in this session")
     @argument("--all", action="store_true", help="clear: everything")
-    @argument("--yes", "-y", action="store_true", help="clear --all: do not ask")
+    @argument("--yes", "-y", action="store_true", help="clear --all / --stale: do not ask")
     @argument("--mmap-mode", default=None, choices=["r", "r+", "w+", "c"],
               help="dir: memory-map arrays of restored cells and cached results")
     @line_magic
@@ -226,13 +226,11 @@ class JlcacheMagics(Magics):
         if sum(chosen) != 1:
             raise UsageError("%jlcache clear needs exactly one of: a function or cell name, "
                              "--stale, or --all (e.g. %jlcache clear my_func).")
-        if args.yes and not args.all:
-            raise UsageError("--yes only goes with `%jlcache clear --all`.")
+        if args.yes and not (args.all or args.stale):
+            raise UsageError("--yes only goes with `%jlcache clear --all` or `--stale`.")
         store = _store()
         if args.stale:
-            removed = info.clear_stale(store)
-            print(f"removed {len(removed)} stale version(s)"
-                  + "".join(f"\n  {k[:-1]} {g} @ {v}" for k, g, v in removed))
+            self._clear_stale(store, args.yes)
         elif args.all:
             self._clear_all(store, args.yes)
         else:
@@ -245,26 +243,46 @@ class JlcacheMagics(Magics):
                 raise UsageError(f"{args.target!r} matches several cached groups ({names}); "
                                  "give the full name.")
             n_removed = info.delete_groups(store, targets)
-            print(f"removed {targets[0][0][:-1]} {targets[0][1]} ({n_removed} entries)")
+            print(f"removed {targets[0][0][:-1]} {targets[0][1]} ({n_removed} "
+                  f"entr{'y' if n_removed == 1 else 'ies'})")
 
     def _clear_all(self, store: Store, yes: bool) -> None:
         rows = info.collect(store)
         summary = (f"{len(rows)} cached functions/cells, {sum(r.entries for r in rows)} entries, "
                    f"{info.human_bytes(sum(r.bytes for r in rows))} in {store.url}")
-        if not yes:
-            print(f"This removes {summary}.")
-            try:
-                answer = input("Delete them? [y/N] ")
-            except (EOFError, OSError, StdinNotImplementedError):
-                print("Nothing was deleted (no way to ask here): run "
-                      "`%jlcache clear --all --yes` to delete without asking.")
-                return
-            if answer.strip().lower() not in ("y", "yes"):
-                print("Nothing was deleted.")
-                return
+        if not yes and not _confirm(f"This removes {summary}.", "%jlcache clear --all --yes"):
+            return
         with info.removing(store.describe(), contents=True):
             _memory().clear(warn=False)
         print(f"removed {summary}")
+
+    def _clear_stale(self, store: Store, yes: bool) -> None:
+        """Ask first, like ``--all`` and the panel's *clear stale*: results of a version the
+        user still wants are only one re-run cell away from being "current" again."""
+        stale = info.stale_summary(store)
+        if stale and not yes:
+            listing = "".join(f"\n  {line}" for line in stale)
+            if not _confirm(f"This removes {len(stale)} stale version(s) (no cell of this session "
+                            f"defines them any more):{listing}", "%jlcache clear --stale --yes"):
+                return
+        removed = info.clear_stale(store)
+        print(f"removed {len(removed)} stale version(s)"
+              + "".join(f"\n  {k[:-1]} {g} @ {v}" for k, g, v in removed))
+
+
+def _confirm(what: str, unasked: str) -> bool:
+    """Print ``what`` and ask; no answer possible here (nbconvert, a script) deletes nothing."""
+    print(what)
+    try:
+        answer = input("Delete them? [y/N] ")
+    except (EOFError, OSError, StdinNotImplementedError):
+        print(f"Nothing was deleted (no way to ask here): run `{unasked}` to delete without "
+              "asking.")
+        return False
+    if answer.strip().lower() not in ("y", "yes"):
+        print("Nothing was deleted.")
+        return False
+    return True
 
 
 def _memory() -> Any:
