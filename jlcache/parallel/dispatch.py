@@ -316,8 +316,7 @@ class Run:
                 events.replay(worker_events)
             self.batcher.record(len(batch.sent), duration)
             if batch.plan is not None:
-                batch.plan.store(results, durations)
-                results = batch.plan.merge(results)
+                results = batch.plan.merge(batch.plan.store(results, durations))
         self.done += len(batch.tasks)
         self._report()
         return results
