@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
@@ -151,7 +150,9 @@ class JlcacheMagics(Magics):
         except pmap.BackendSetupError as exc:
             raise UsageError(str(exc)) from None
         except Exception as exc:
-            raise exc.with_traceback(_without_jlcache_frames(exc.__traceback__))  # noqa: B904
+            from jlcache.parallel.tracebacks import without_jlcache_frames
+
+            raise exc.with_traceback(without_jlcache_frames(exc.__traceback__))  # noqa: B904
 
     def _evaluate(self, expr: str, what: str) -> Any:
         try:
@@ -338,17 +339,3 @@ def _check_parallel_options(n_jobs: int, backend: str | None) -> None:
         backends.get_factory(backend)
     except (ValueError, BackendUnavailableError) as exc:
         raise UsageError(f"-b {backend}: {exc}") from None
-
-
-def _without_jlcache_frames(tb: Any) -> Any:
-    """The traceback minus jlcache's own frames: the user's frames are what explain an error."""
-    kept = []
-    while tb is not None:
-        name = tb.tb_frame.f_globals.get("__name__") or ""
-        if name != "jlcache" and not name.startswith("jlcache."):
-            kept.append(tb)
-        tb = tb.tb_next
-    out = None
-    for entry in reversed(kept):
-        out = types.TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
-    return out
