@@ -132,11 +132,11 @@ class JlcacheMagics(Magics):
         func = self._evaluate(split[0], "FUNC")
         iterable = self._evaluate(split[1], "ITERABLE")
         if not callable(func):
-            raise UsageError(f"FUNC {split[0]!r} is a {type(func).__name__}, not callable.")
+            raise UsageError(f"FUNC {split[0]!r} is {_a(type(func).__name__)}, not callable.")
         try:
             items = list(iterable)
         except TypeError:
-            raise UsageError(f"ITERABLE {split[1]!r} is a {type(iterable).__name__}, which "
+            raise UsageError(f"ITERABLE {split[1]!r} is {_a(type(iterable).__name__)}, which "
                              "cannot be iterated.") from None
         memory = _memory() if args.memo else None
         # Everything the user typed is checked, and a backend that cannot start is a
@@ -269,6 +269,11 @@ class JlcacheMagics(Magics):
         removed = info.clear_stale(store)
         print(f"removed {len(removed)} stale version(s)"
               + "".join(f"\n  {k[:-1]} {g} @ {v}" for k, g, v in removed))
+
+
+def _a(noun: str) -> str:
+    """``"an int"``, ``"a float"``: error messages are read by people."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _confirm(what: str, unasked: str) -> bool:
