@@ -20,12 +20,14 @@ two current versions; a cell that runs again replaces what it defined before
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from jlcache import events
 
 __all__ = ["Counts", "current_site", "current_versions", "defined_versions", "ensure_listening",
-           "forget_site", "mark_current", "reset", "set_site", "snapshot"]
+           "forget_site", "mark_current", "reset", "set_job_hook", "set_site", "snapshot"]
 
 
 @dataclass
@@ -49,11 +51,23 @@ epoch = 0  # bumped by reset(): tells MemorizedFunc to mark its version current 
 
 
 _COUNTED = frozenset({"cache.hit", "cache.miss", "cache.store"})
+# Where ``job.*`` events go (``jlcache.parallel.jobs`` keeps the session's recent jobs there):
+# set by that module, so this one never imports the parallel engine.
+_job_hook: Callable[[str, dict], Any] | None = None
+
+
+def set_job_hook(hook: Callable[[str, dict], Any] | None) -> None:
+    """Have ``hook(name, data)`` see every ``job.*`` event this process publishes."""
+    global _job_hook
+    _job_hook = hook
 
 
 def _count(name: str, data: dict) -> None:
     """The bus's counter hook: sees every event's name and data, without an ``Event``."""
     if name not in _COUNTED:
+        hook = _job_hook
+        if hook is not None and name.startswith("job."):
+            hook(name, data)
         return
     get = data.get
     key: tuple[str, str, str] = (get("kind", "functions"),

@@ -42,9 +42,18 @@ def load_ipython_extension(ipython: Any) -> None:
     session.fix_location()  # fixed now: a later os.chdir does not move the cache
     from jlcache.ipython import bridge
 
-    message = bridge.on_load()
-    if message:
-        print(message)
+    print("\n".join(filter(None, [_location_line(), bridge.on_load()])))
+
+
+def _location_line() -> str:
+    """Where results go, and how to move them: the first thing a user wonders about (a
+    notebook's kernel starts in the notebook's folder, so it is ``notebooks/.jlcache``)."""
+    import os
+
+    where = session.location()
+    how = ("from $JLCACHE_DIR" if os.environ.get("JLCACHE_DIR") else
+           "in the kernel's working directory; set $JLCACHE_DIR to change the default")
+    return f"jlcache: caching in {where} ({how}; `%jlcache dir PATH` moves it)"
 
 
 def unload_ipython_extension(ipython: Any) -> None:

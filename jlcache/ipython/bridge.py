@@ -12,9 +12,9 @@ from typing import Any
 
 __all__ = ["command", "on_load", "on_unload"]
 
-LOADED = ("jlcache: joblib bridge on - joblib.Parallel calls (scikit-learn's n_jobs too) run "
-          "as jlcache jobs: in the panel, with a progress bar, stopped by interrupting the "
-          "kernel. `%jlcache bridge off` turns it off.")
+# One line of the ``%load_ext`` message (after the cache's location), so it stays short.
+LOADED = ("joblib bridge on: joblib.Parallel (scikit-learn's n_jobs too) runs as jlcache jobs, "
+          "with the panel and a progress bar; `%jlcache bridge off` turns it off.")
 
 _saved: list[Any] = []  # the bridge_joblib() made at load: its restore() undoes the load
 
@@ -27,7 +27,7 @@ def joblib_installed() -> bool:
 
 
 def on_load() -> str | None:
-    """Turn the bridge on for the extension; the message to show, or None."""
+    """Turn the bridge on for the extension; the line to add to the load message, or None."""
     if _saved or not joblib_installed():
         return None
     from jlcache.bridge import bridge_joblib
@@ -35,7 +35,7 @@ def on_load() -> str | None:
     try:
         _saved.append(bridge_joblib(True))
     except (ImportError, RuntimeError) as exc:  # an unsupported joblib: say so, load anyway
-        return f"jlcache: the joblib bridge stays off: {exc}"
+        return f"the joblib bridge stays off: {exc}"
     return LOADED
 
 

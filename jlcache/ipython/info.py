@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from jlcache.store import Store
 
 __all__ = ["GroupRow", "RemovalFailed", "clear_stale", "collect", "format_table", "human_bytes",
-           "removing", "resolve_target"]
+           "removing", "resolve_target", "stale_summary"]
 
 
 @dataclass
@@ -162,6 +162,20 @@ def delete_groups(store: Store, targets: list[tuple[str, str]]) -> int:
             store.delete_group(kind, group)
         events.publish("cache.clear", kind=kind, group=group, func=group, version=None, key=None)
     return removed
+
+
+def stale_summary(store: Store) -> list[str]:
+    """One line per stale version (kind, group, version, entries, size): what a clear would
+    delete, shown before asking."""
+    from jlcache.memory import housekeeping
+
+    lines = []
+    for kind, group, version in housekeeping.stale_versions(store):
+        entries = store.entries(kind, group, version)
+        lines.append(f"{kind[:-1]} {group} @ {version} ({len(entries)} "
+                     f"entr{'y' if len(entries) == 1 else 'ies'}, "
+                     f"{human_bytes(housekeeping.total_bytes(entries))})")
+    return lines
 
 
 def clear_stale(store: Store) -> list[tuple[str, str, str]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
@@ -133,11 +132,11 @@ class JlcacheMagics(Magics):
         func = self._evaluate(split[0], "FUNC")
         iterable = self._evaluate(split[1], "ITERABLE")
         if not callable(func):
-            raise UsageError(f"FUNC {split[0]!r} is a {type(func).__name__}, not callable.")
+            raise UsageError(f"FUNC {split[0]!r} is {_a(type(func).__name__)}, not callable.")
         try:
             items = list(iterable)
         except TypeError:
-            raise UsageError(f"ITERABLE {split[1]!r} is a {type(iterable).__name__}, which "
+            raise UsageError(f"ITERABLE {split[1]!r} is {_a(type(iterable).__name__)}, which "
                              "cannot be iterated.") from None
         memory = _memory() if args.memo else None
         # Everything the user typed is checked, and a backend that cannot start is a
@@ -151,7 +150,9 @@ class JlcacheMagics(Magics):
         except pmap.BackendSetupError as exc:
             raise UsageError(str(exc)) from None
         except Exception as exc:
-            raise exc.with_traceback(_without_jlcache_frames(exc.__traceback__))  # noqa: B904
+            from jlcache.parallel.tracebacks import without_jlcache_frames
+
+            raise exc.with_traceback(without_jlcache_frames(exc.__traceback__))  # noqa: B904
 
     def _evaluate(self, expr: str, what: str) -> Any:
         try:
@@ -166,7 +167,7 @@ class JlcacheMagics(Magics):
               help="clear: a function or cell name; dir: PATH; bridge: on | off")
     @argument("--stale", action="store_true", help="clear: versions not defined in this session")
     @argument("--all", action="store_true", help="clear: everything")
-    @argument("--yes", "-y", action="store_true", help="clear --all: do not ask")
+    @argument("--yes", "-y", action="store_true", help="clear --all / --stale: do not ask")
     @argument("--mmap-mode", default=None, choices=["r", "r+", "w+", "c"],
               help="dir: memory-map arrays of restored cells and cached results")
     @line_magic
@@ -226,13 +227,11 @@ class JlcacheMagics(Magics):
         if sum(chosen) != 1:
             raise UsageError("%jlcache clear needs exactly one of: a function or cell name, "
                              "--stale, or --all (e.g. %jlcache clear my_func).")
-        if args.yes and not args.all:
-            raise UsageError("--yes only goes with `%jlcache clear --all`.")
+        if args.yes and not (args.all or args.stale):
+            raise UsageError("--yes only goes with `%jlcache clear --all` or `--stale`.")
         store = _store()
         if args.stale:
-            removed = info.clear_stale(store)
-            print(f"removed {len(removed)} stale version(s)"
-                  + "".join(f"\n  {k[:-1]} {g} @ {v}" for k, g, v in removed))
+            self._clear_stale(store, args.yes)
         elif args.all:
             self._clear_all(store, args.yes)
         else:
@@ -245,26 +244,51 @@ class JlcacheMagics(Magics):
                 raise UsageError(f"{args.target!r} matches several cached groups ({names}); "
                                  "give the full name.")
             n_removed = info.delete_groups(store, targets)
-            print(f"removed {targets[0][0][:-1]} {targets[0][1]} ({n_removed} entries)")
+            print(f"removed {targets[0][0][:-1]} {targets[0][1]} ({n_removed} "
+                  f"entr{'y' if n_removed == 1 else 'ies'})")
 
     def _clear_all(self, store: Store, yes: bool) -> None:
         rows = info.collect(store)
         summary = (f"{len(rows)} cached functions/cells, {sum(r.entries for r in rows)} entries, "
                    f"{info.human_bytes(sum(r.bytes for r in rows))} in {store.url}")
-        if not yes:
-            print(f"This removes {summary}.")
-            try:
-                answer = input("Delete them? [y/N] ")
-            except (EOFError, OSError, StdinNotImplementedError):
-                print("Nothing was deleted (no way to ask here): run "
-                      "`%jlcache clear --all --yes` to delete without asking.")
-                return
-            if answer.strip().lower() not in ("y", "yes"):
-                print("Nothing was deleted.")
-                return
+        if not yes and not _confirm(f"This removes {summary}.", "%jlcache clear --all --yes"):
+            return
         with info.removing(store.describe(), contents=True):
             _memory().clear(warn=False)
         print(f"removed {summary}")
+
+    def _clear_stale(self, store: Store, yes: bool) -> None:
+        """Ask first, like ``--all`` and the panel's *clear stale*: results of a version the
+        user still wants are only one re-run cell away from being "current" again."""
+        stale = info.stale_summary(store)
+        if stale and not yes:
+            listing = "".join(f"\n  {line}" for line in stale)
+            if not _confirm(f"This removes {len(stale)} stale version(s) (no cell of this session "
+                            f"defines them any more):{listing}", "%jlcache clear --stale --yes"):
+                return
+        removed = info.clear_stale(store)
+        print(f"removed {len(removed)} stale version(s)"
+              + "".join(f"\n  {k[:-1]} {g} @ {v}" for k, g, v in removed))
+
+
+def _a(noun: str) -> str:
+    """``"an int"``, ``"a float"``: error messages are read by people."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _confirm(what: str, unasked: str) -> bool:
+    """Print ``what`` and ask; no answer possible here (nbconvert, a script) deletes nothing."""
+    print(what)
+    try:
+        answer = input("Delete them? [y/N] ")
+    except (EOFError, OSError, StdinNotImplementedError):
+        print(f"Nothing was deleted (no way to ask here): run `{unasked}` to delete without "
+              "asking.")
+        return False
+    if answer.strip().lower() not in ("y", "yes"):
+        print("Nothing was deleted.")
+        return False
+    return True
 
 
 def _memory() -> Any:
@@ -320,17 +344,3 @@ def _check_parallel_options(n_jobs: int, backend: str | None) -> None:
         backends.get_factory(backend)
     except (ValueError, BackendUnavailableError) as exc:
         raise UsageError(f"-b {backend}: {exc}") from None
-
-
-def _without_jlcache_frames(tb: Any) -> Any:
-    """The traceback minus jlcache's own frames: the user's frames are what explain an error."""
-    kept = []
-    while tb is not None:
-        name = tb.tb_frame.f_globals.get("__name__") or ""
-        if name != "jlcache" and not name.startswith("jlcache."):
-            kept.append(tb)
-        tb = tb.tb_next
-    out = None
-    for entry in reversed(kept):
-        out = types.TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
-    return out

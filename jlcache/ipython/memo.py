@@ -87,7 +87,7 @@ def _execute(shell: Any, source: str, raw: str, quiet: bool) -> tuple[bool, Any,
     """Run the cell like IPython would; returns (succeeded, last value, code filename)."""
     from IPython.core.async_helpers import _pseudo_sync_runner
 
-    filename = shell.compile.cache(source, shell.execution_count, raw_code=raw)
+    filename = shell.compile.cache(source, _cell_number(shell), raw_code=raw)
     try:
         tree = shell.compile.ast_parse(source, filename=filename)
     except SyntaxError as exc:
@@ -106,6 +106,17 @@ def _execute(shell: Any, source: str, raw: str, quiet: bool) -> tuple[bool, Any,
                                                      compiler=shell.compile, result=result))
     value = shell.user_ns.pop(state.RESULT_NAME, None)
     return not failed, (value if has_result and not failed else None), filename
+
+
+def _cell_number(shell: Any) -> int:
+    """The running cell's prompt number, which tracebacks show as "Cell In[N]".
+
+    Why not ``shell.execution_count``: IPython 9 advances it *before* running the cell, so
+    during the cell it is already the next prompt's; the cell's own number is on its result.
+    """
+    result = getattr(shell.displayhook, "exec_result", None)
+    number = getattr(result, "execution_count", None)
+    return number if isinstance(number, int) else shell.execution_count
 
 
 def _fail(shell: Any, exc: SyntaxError) -> None:

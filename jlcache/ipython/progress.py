@@ -23,7 +23,9 @@ class WidgetBar:
         from IPython.display import display
 
         self.t0 = time.monotonic()
-        self.bar = ipywidgets.IntProgress(min=0, max=1, value=0, description=label[:20])
+        # "initial": the label's own width (the default cuts it to "Parallel(n…")
+        self.bar = ipywidgets.IntProgress(min=0, max=1, value=0, description=label[:40],
+                                          style={"description_width": "initial"})
         self.text = ipywidgets.HTML()
         display(ipywidgets.HBox([self.bar, self.text]))
 

@@ -170,9 +170,10 @@ class MemorizedFunc:
         return entries.load(self._cache_store, ref, self.mmap_mode, self._name, quiet=quiet)
 
     def _store(self, ref: EntryRef, value: Any, duration: float, args: tuple,
-               kwargs: dict) -> None:
-        """Store one computed value; warns instead of raising when it cannot be stored."""
-        self._put(ref, value, duration, args, kwargs)
+               kwargs: dict) -> bool:
+        """Store one computed value; warns instead of raising when it cannot be stored (and
+        returns False then)."""
+        return self._put(ref, value, duration, args, kwargs) is not None
 
     def _put(self, ref: EntryRef, value: Any, duration: float, args: tuple,
              kwargs: dict) -> dict | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from jlcache.memory.memory import Memory
 
-__all__ = ["default_location", "fix_location", "get_memory", "reset", "set_location"]
+__all__ = ["default_location", "fix_location", "get_memory", "location", "reset", "set_location"]
 
 _lock = threading.Lock()
 _memory: Memory | None = None
@@ -36,6 +36,12 @@ def fix_location() -> None:
     with _lock:
         if _location is None:
             _location = default_location()
+
+
+def location() -> Path:
+    """Where the default ``Memory`` is (or will be, when first used); no disk access."""
+    with _lock:
+        return _location or default_location()
 
 
 def get_memory() -> Memory:

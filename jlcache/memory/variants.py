@@ -84,8 +84,8 @@ class BoundMemorized:
         return self.__func__._lookup((self.__self__, *args), kwargs)
 
     def _store(self, ref: EntryRef, value: Any, duration: float, args: tuple,
-               kwargs: dict) -> None:
-        self.__func__._store(ref, value, duration, (self.__self__, *args), kwargs)
+               kwargs: dict) -> bool:
+        return self.__func__._store(ref, value, duration, (self.__self__, *args), kwargs)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.__func__, name)

@@ -44,14 +44,25 @@ class CachePlan:
     def position(self, sent_index: int) -> int:
         return self.sent_positions[sent_index]
 
-    def store(self, results: list, durations: list | None) -> None:
-        """Store the results that came back (all of them, or those before a failure)."""
+    def store(self, results: list, durations: list | None) -> list:
+        """Store the results that came back (all of them, or those before a failure).
+
+        Returns them as a direct call of each cached function returns them: with
+        ``mmap_mode``, a stored array comes back as the read-only memmap of the stored file
+        (mapped, not copied), so the first run and every later one give the same type.
+        """
+        out = results
         for i, value in enumerate(results):
             entry = self.stores.get(i)
             if entry is not None:
                 mfunc, ref, args, kwargs = entry
                 duration = durations[i] if durations and i < len(durations) else 0.0
-                mfunc._store(ref, value, duration, args, kwargs)
+                stored = mfunc._store(ref, value, duration, args, kwargs)
+                if stored and getattr(mfunc, "mmap_mode", None) is not None:
+                    if out is results:
+                        out = list(results)
+                    out[i] = mfunc._reload(ref, value)
+        return out
 
     def merge(self, results: list) -> list:
         out: list = [None] * self.n

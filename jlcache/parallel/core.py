@@ -151,6 +151,7 @@ class Parallel:
 
     # --- calls -------------------------------------------------------------------------------
     def __call__(self, iterable: Any) -> Any:
+        __tracebackhide__ = True  # IPython: the task's frames explain its error
         job_id = new_job_id()
         if self.background:
             job = BackgroundJob(job_id, "")
@@ -247,6 +248,7 @@ class Parallel:
 
     @staticmethod
     def _collect_list(run: Any) -> list:
+        __tracebackhide__ = True  # IPython: the task's frames explain its error
         out: list = []
         pending: dict[int, list] = {}
         want = 0
@@ -306,6 +308,7 @@ class _ResultIterator:
         return self
 
     def __next__(self) -> Any:
+        __tracebackhide__ = True  # IPython: the task's frames explain its error
         return next(self._gen)
 
     def close(self) -> None:

@@ -44,6 +44,7 @@ from jlcache.parallel.tasks import (
     compact,
     run_pickled,
 )
+from jlcache.parallel.tracebacks import remote_traceback, without_jlcache_frames
 
 __all__ = ["JobCancelled", "Run"]
 
@@ -142,6 +143,7 @@ class Run:
 
     def completed(self) -> Any:
         """Yield ``(batch index, results)`` as batches finish; cleans up however it ends."""
+        __tracebackhide__ = True  # IPython: the task's frames explain its error
         status, grace = "error", None
         try:
             while self._inflight or self._ready:
@@ -297,6 +299,7 @@ class Run:
             + timeout_consequence(self._in_process))
 
     def _collect(self, batch: _Batch) -> list:
+        __tracebackhide__ = True  # IPython: the task's frames explain its error
         if batch.future is None:
             results = batch.plan.merge([])
         else:
@@ -318,8 +321,7 @@ class Run:
                 events.replay(worker_events)
             self.batcher.record(len(batch.sent), duration)
             if batch.plan is not None:
-                batch.plan.store(results, durations)
-                results = batch.plan.merge(results)
+                results = batch.plan.merge(batch.plan.store(results, durations))
         self.done += len(batch.tasks)
         self._report()
         return results
@@ -332,6 +334,7 @@ class Run:
             exc.add_note(note)
 
     def _raise_failure(self, batch: _Batch, failure: TaskFailure) -> None:
+        __tracebackhide__ = True  # IPython shows the task's frames, not this one
         exc = failure.exc
         interrupted = isinstance(exc, KeyboardInterrupt)
         self.errors += not interrupted
@@ -350,6 +353,9 @@ class Run:
         index = batch.start + position
         if failure.tb:
             exc.__cause__ = RemoteTraceback(f"\n\"\"\"\n{failure.tb}\"\"\"")
+            exc.__traceback__ = remote_traceback(failure.frames)
+        else:  # raised in this process: the user's frames are real, jlcache's are noise
+            exc.__traceback__ = without_jlcache_frames(exc.__traceback__)
         note = (f"jlcache: raised by task #{index} ({describe_task(batch.tasks[position])}) "
                 f"on the {self.backend.name!r} backend")
         if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):

@@ -3,17 +3,24 @@
 ``Parallel(..., background=True)(tasks)`` returns a ``BackgroundJob`` at once; the call runs
 in a daemon thread, so the notebook stays responsive (and the kernel can process a click on
 the panel's cancel button, which calls ``cancel_job(job_id)``).
+
+It also keeps the session's job *history* (``recent_jobs``): every ``Parallel`` / ``%pmap`` /
+bridged joblib call of this process, the last ``HISTORY`` finished ones with their outcome
+and duration, so a panel or ``%jlcache`` opened after a job still lists it. It is fed by the
+job events themselves (through ``stats``' counter hook, which sees every event without
+making the bus build ``Event`` objects), so it holds exactly what the events said.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
-__all__ = ["BackgroundJob", "all_jobs", "cancel_job", "get", "new_job_id"]
+__all__ = ["HISTORY", "BackgroundJob", "all_jobs", "cancel_job", "get", "new_job_id", "recent_jobs"]
 
 _ids = itertools.count(1)
 _lock = threading.Lock()
@@ -21,9 +28,66 @@ _jobs: OrderedDict[str, BackgroundJob] = OrderedDict()
 _KEEP_FINISHED = 100
 
 
+HISTORY = 20  # finished jobs remembered for the panel and ``%jlcache``
+_MAX_RUNNING = 200  # a bound even for jobs whose end was never published
+_history: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_FIELDS = ("func", "backend", "n_jobs", "total", "done", "errors", "background")
+
+
 def new_job_id() -> str:
-    """Process-unique, short, stable id shared by events, the panel and the registry."""
+    """Process-unique, short, stable id shared by events, the panel and the registry.
+
+    Every job asks for one before it publishes ``job.start``, so this is where the history
+    makes sure it hears the job's events.
+    """
+    _listen()
     return f"job-{next(_ids)}"
+
+
+def _listen() -> None:
+    from jlcache import stats
+
+    stats.set_job_hook(_record)
+    stats.ensure_listening()
+
+
+def _record(name: str, data: dict[str, Any]) -> None:
+    """One ``job.*`` event of this process (worker replays, ``remote``, are not jobs here)."""
+    if data.get("remote") or data.get("id") is None:
+        return
+    jid, now = str(data["id"]), time.time()
+    with _lock:
+        job = _history.get(jid)
+        if job is None:
+            job = _history[jid] = {"id": jid, "func": "", "backend": "", "n_jobs": None,
+                                   "total": None, "done": 0, "errors": 0, "background": False,
+                                   "status": "running", "started": now, "elapsed": None}
+        for key in _FIELDS:
+            if data.get(key) is not None:  # absent or None: keep what an earlier event said
+                job[key] = data[key]
+        if name == "job.end":
+            job["status"] = str(data.get("status") or "done")
+            job["elapsed"] = float(data.get("elapsed") or now - job["started"])
+            _trim()
+
+
+def _trim() -> None:
+    finished = [k for k, j in _history.items() if j["status"] != "running"]
+    for key in finished[: max(len(finished) - HISTORY, 0)]:
+        del _history[key]
+    while len(_history) > HISTORY + _MAX_RUNNING:
+        _history.popitem(last=False)
+
+
+def recent_jobs() -> list[dict[str, Any]]:
+    """This session's running jobs and its last ``HISTORY`` finished ones, oldest first.
+
+    Each is a fresh dict: ``id, func, backend, n_jobs, total, done, errors, background,
+    status`` ("running" | "done" | "error" | "cancelled"), ``started`` (epoch seconds) and
+    ``elapsed`` (seconds, once finished, else None).
+    """
+    with _lock:
+        return [dict(job) for job in _history.values()]
 
 
 class BackgroundJob:

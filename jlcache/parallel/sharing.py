@@ -255,22 +255,44 @@ class ArraySharer:
 
 def dumps(obj: Any, sharer: ArraySharer | None) -> bytes:
     """cloudpickle ``obj``, sending large arrays through ``sharer`` when numpy is in use."""
-    import cloudpickle
 
     np = sys.modules.get("numpy")
     accepts_any = getattr(sharer, "accepts_any", False)
     if sharer is None or (np is None and not accepts_any):
-        return cloudpickle.dumps(obj, protocol=5)
+        buf = io.BytesIO()
+        _PlainPickler(buf).dump(obj)
+        return buf.getvalue()
     buf = io.BytesIO()
     ndarray = None if accepts_any or np is None else np.ndarray
     _SharingPickler(buf, sharer, ndarray).dump(obj)
     return buf.getvalue()
 
 
+def _make_plain_pickler_class() -> type:
+    import cloudpickle
+
+    from jlcache.parallel.tracebacks import code_dispatch_table
+
+    class TaskPickler(cloudpickle.Pickler):
+        """cloudpickle, but notebook functions keep their cell's file name: a worker's
+        traceback then names the cell (``jlcache.parallel.tracebacks``)."""
+
+        dispatch_table = code_dispatch_table(cloudpickle.Pickler.dispatch_table)
+
+        def __init__(self, file: Any) -> None:
+            super().__init__(file, protocol=5)
+
+    return TaskPickler
+
+
 def _make_pickler_class() -> type:
     import cloudpickle
 
+    from jlcache.parallel.tracebacks import code_dispatch_table
+
     class SharingPickler(cloudpickle.Pickler):
+        dispatch_table = code_dispatch_table(cloudpickle.Pickler.dispatch_table)
+
         def __init__(self, file: Any, sharer: ArraySharer, ndarray: type | None) -> None:
             super().__init__(file, protocol=5)
             self._sharer = sharer
@@ -291,10 +313,14 @@ def _make_pickler_class() -> type:
 class _LazyPickler:
     cls: type | None = None
 
+    def __init__(self, make: Any) -> None:
+        self.make = make
+
     def __call__(self, *args: Any) -> Any:
         if self.cls is None:
-            self.cls = _make_pickler_class()
+            self.cls = self.make()
         return self.cls(*args)
 
 
-_SharingPickler = _LazyPickler()
+_SharingPickler = _LazyPickler(_make_pickler_class)
+_PlainPickler = _LazyPickler(_make_plain_pickler_class)

@@ -54,18 +54,21 @@ class RemoteTraceback(Exception):
 class TaskFailure:
     """The first task of a batch that raised: its position, the exception, its traceback."""
 
-    __slots__ = ("durations", "events", "exc", "position", "results", "tb")
+    __slots__ = ("durations", "events", "exc", "frames", "position", "results", "tb")
 
     def __init__(self, position: int, exc: BaseException, tb: str, results: list,
                  durations: list | None, events: list | None) -> None:
         self.position, self.exc, self.tb = position, exc, tb
         self.results, self.durations, self.events = results, durations, events
+        self.frames: list | None = None  # a worker's frames outside jlcache (tracebacks)
 
     def __getstate__(self) -> tuple:
-        return (self.position, self.exc, self.tb, self.results, self.durations, self.events)
+        return (self.position, self.exc, self.tb, self.results, self.durations, self.events,
+                self.frames)
 
     def __setstate__(self, state: tuple) -> None:
-        (self.position, self.exc, self.tb, self.results, self.durations, self.events) = state
+        (self.position, self.exc, self.tb, self.results, self.durations, self.events,
+         self.frames) = state
 
 
 _first = itemgetter(0)
@@ -164,6 +167,19 @@ def run_batch(batch: list, stop: list | None = None, timed: bool = False,
 _result_reducer = [False]  # set once numpy's arrays are sent back exactly (see sharing)
 
 
+def _failure(exc: BaseException, results: list, durations: list | None,
+             events: list | None) -> TaskFailure:
+    """A worker's error with its traceback as text and as frames, both without jlcache's
+    own frames (they explain nothing about the user's error)."""
+    from jlcache.parallel.tracebacks import user_frames, without_jlcache_frames
+
+    tb = exc.__traceback__
+    text = "".join(traceback.format_exception(type(exc), exc, without_jlcache_frames(tb)))
+    failure = TaskFailure(len(results), _picklable(exc), text, results, durations, events)
+    failure.frames = user_frames(tb)
+    return failure
+
+
 def run_pickled(payload: bytes, timed: bool = False) -> Any:
     """Run a cloudpickled batch in a worker process, capturing the events it publishes."""
     from jlcache import events
@@ -176,9 +192,7 @@ def run_pickled(payload: bytes, timed: bool = False) -> Any:
         try:
             _execute(pickle.loads(payload), results, durations, None)
         except BaseException as exc:  # SystemExit too: report it instead of killing the worker
-            tb = traceback.format_exc()  # before _picklable drops the traceback
-            return TaskFailure(len(results), _picklable(exc), tb, results, durations,
-                               list(bucket) or None)
+            return _failure(exc, results, durations, list(bucket) or None)
     if not _result_reducer[0] and "numpy" in sys.modules:
         _result_reducer[0] = True
         from jlcache.parallel.sharing import install_result_reducer

@@ -28,6 +28,10 @@ class Cleared(NamedTuple):
     bytes: int
 
 
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def _measure(store: Store, kind: str, group: str | None = None, version: str | None = None) -> tuple[int, int]:
     infos = store.entries(kind, group, version)
     return len(infos), housekeeping.total_bytes(infos)
@@ -36,12 +40,12 @@ def _measure(store: Store, kind: str, group: str | None = None, version: str | N
 def _clear_all(store: Store) -> Cleared:
     n, size = (sum(x) for x in zip(*(_measure(store, k) for k in KINDS), strict=True))
     store.clear()
-    return Cleared(f"Cleared the whole cache ({n} entries, {human_size(size)}).", n, size)
+    return Cleared(f"Cleared the whole cache ({_entries(n)}, {human_size(size)}).", n, size)
 
 
 def _clear_stale(store: Store, defined: Defined) -> Cleared:
     done = housekeeping.clear_stale(store, defined)
-    return Cleared(f"Cleared {len(done.versions)} stale version(s) ({done.entries} entries, "
+    return Cleared(f"Cleared {len(done.versions)} stale version(s) ({_entries(done.entries)}, "
                    f"{human_size(done.bytes)}).", done.entries, done.bytes)
 
 
@@ -77,4 +81,4 @@ def clear_target(store: Store, rid: str, defined: Defined) -> Cleared:
     else:
         store.delete_group(kind, group)
         what = group
-    return Cleared(f"Cleared {what} ({n} entries, {human_size(size)}).", n, size)
+    return Cleared(f"Cleared {what} ({_entries(n)}, {human_size(size)}).", n, size)

@@ -59,7 +59,7 @@ class Job:
 class JobTracker:
     """Running and recent jobs, fed by ``job.*`` events (which may come from any thread)."""
 
-    def __init__(self, keep: int = 10) -> None:
+    def __init__(self, keep: int = 20) -> None:
         self.keep = keep
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -82,6 +82,23 @@ class JobTracker:
             if name == "job.end":
                 self._finish(job, data, when)
         return True
+
+    def seed(self, history: list[dict]) -> None:
+        """Start from the engine's session history (``jlcache.parallel.jobs.recent_jobs``), so
+        a panel opened after a job still lists it; later events update these rows."""
+        for past in history:
+            jid = str(past["id"])
+            with self._lock:
+                if jid in self._jobs:
+                    continue
+                job = self._jobs[jid] = Job(jid, started=float(past.get("started") or time.time()))
+                job.func, job.backend = str(past.get("func") or ""), str(past.get("backend") or "")
+                job.n_jobs, job.background = past.get("n_jobs"), bool(past.get("background"))
+                job.total, job.done = past.get("total"), int(past.get("done") or 0)
+                job.errors = int(past.get("errors") or 0)
+                if past.get("status", "running") != "running":
+                    self._finish(job, {"status": past["status"], "elapsed": past.get("elapsed")},
+                                 job.started + float(past.get("elapsed") or 0.0))
 
     def _finish(self, job: Job, data: dict, when: float | None) -> None:
         job.status = str(data.get("status") or "done")

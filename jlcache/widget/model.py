@@ -267,7 +267,10 @@ class PanelState:
         info = self.scan.infos.get((kind, group, pick), {})
         if kind == "functions" and info.get("qualname"):
             return f"{info.get('module', '?')}.{info['qualname']}", ""
-        return info.get("name") or group, info.get("first_line", "")
+        label, detail = info.get("name") or group, info.get("first_line", "") or ""
+        if detail.strip().startswith(label.strip()):  # an unnamed cell is named by its first line
+            return label, ""
+        return label, detail
 
     # ------------------------------------------------------------------ public
     def sections(self, stats: dict, defined: Defined) -> dict[str, dict]:

@@ -155,14 +155,16 @@ class Panel(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ plumbing
     def _seed_jobs(self) -> None:
-        """Background jobs started before this panel existed still get a row (and a cancel)."""
-        registry = sys.modules.get("jlcache.parallel.jobs")  # never import Parallel for this
-        for job in registry.all_jobs() if registry is not None else ():
+        """The session's recent jobs (running or finished before this panel existed) get a
+        row, and background ones a cancel button."""
+        registry = sys.modules.get("jlcache.parallel.jobs")  # not loaded: no job ever ran
+        if registry is None:
+            return
+        self._tracker.seed(registry.recent_jobs())
+        for job in registry.all_jobs():  # in case its events were never recorded
             done, total = job.progress
-            self._tracker.handle("job.start", {"id": job.id, "func": job.description, "background": True,
-                                               "total": total, "done": done})
-            if job.done():
-                self._tracker.handle("job.end", {"id": job.id, "status": job.status, "done": done})
+            self._tracker.seed([{"id": job.id, "func": job.description, "background": True,
+                                 "total": total, "done": done, "status": job.status}])
 
     def _on_event(self, event: events.Event) -> None:
         name = event.name

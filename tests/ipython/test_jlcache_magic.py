@@ -98,10 +98,30 @@ def test_clear_stale_removes_only_versions_no_longer_defined(ip, populated):
     run(ip, "square = memory.cache(square)\nsquare(4)")
     assert len(store.versions("functions", "__main__.square")) == 2
     run(ip, "%%memo --name totals\ntotal = 2 + 2")
-    ip.run_line_magic("jlcache", "clear --stale")
+    ip.run_line_magic("jlcache", "clear --stale --yes")
     assert len(store.versions("functions", "__main__.square")) == 1
     assert len(store.versions("cells", "totals")) == 1
     assert ip.user_ns["square"].check_call_in_cache(4)
+
+
+def test_clear_stale_asks_first_like_clear_all(ip, populated, capsys, monkeypatch):
+    store = populated.store
+    run(ip, "def square(v):\n    return v ** 2  # a new version")
+    run(ip, "square = memory.cache(square)\nsquare(4)")
+    capsys.readouterr()
+    ip.run_line_magic("jlcache", "clear --stale")  # no terminal to answer: nothing deleted
+    out = capsys.readouterr().out
+    assert "This removes 1 stale version(s)" in out and "__main__.square @ " in out
+    assert "Nothing was deleted (no way to ask here)" in out and "--stale --yes" in out
+    assert len(store.versions("functions", "__main__.square")) == 2
+    monkeypatch.setattr("builtins.input", lambda prompt="": "n")
+    ip.run_line_magic("jlcache", "clear --stale")
+    assert "Nothing was deleted." in capsys.readouterr().out
+    assert len(store.versions("functions", "__main__.square")) == 2
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    ip.run_line_magic("jlcache", "clear --stale")
+    assert "removed 1 stale version(s)" in capsys.readouterr().out
+    assert len(store.versions("functions", "__main__.square")) == 1
 
 
 def test_clear_all_asks_first_and_deletes_only_with_yes(ip, populated, capsys):
@@ -192,6 +212,6 @@ def test_clear_stale_on_a_read_only_cache_names_the_version_folder(ip, populated
     run(ip, "square = memory.cache(square)\nsquare(4)")
     location = Path(populated.location)
     with read_only(location), pytest.raises(UsageError, match="read-only") as info:
-        ip.run_line_magic("jlcache", "clear --stale")
+        ip.run_line_magic("jlcache", "clear --stale --yes")
     assert f"could not remove {location}/functions/__main__.square/{old}: " in str(info.value)
     assert len(store.versions("functions", "__main__.square")) == 2

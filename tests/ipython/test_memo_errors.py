@@ -63,3 +63,35 @@ def test_a_read_only_cache_warns_once_per_cell_and_still_runs_it(ip, counter, tm
             run(ip, "%%memo --name kept\nkept = 1")     # hits are served silently
         assert ip.user_ns["kept"] == 1
     assert get_memory().store.groups("cells") == ["kept"]
+
+
+def _cell_numbers(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"Cell In\[(\d+)\]", re.sub(r"\x1b\[[0-9;]*m", "", text))]
+
+
+def test_a_failing_memo_cells_traceback_names_its_own_prompt_number(ip, log):
+    """Issue 12 item 5: prompt [16] showed "Cell In[17]"."""
+    for source in ("%%memo\ny = 2\n1/0", "%%memo --off\n1/0", "1/0"):  # the last: a plain cell
+        log.clear()
+        saved, sys.stdout = sys.stdout, log
+        try:
+            result = ip.run_cell(source, store_history=True)
+        finally:
+            sys.stdout = saved
+        assert isinstance(result.error_in_exec, ZeroDivisionError)
+        assert _cell_numbers(log.text) == [result.execution_count], (source, log.text)
+
+
+@pytest.mark.slow
+def test_in_a_kernel_the_memo_cells_traceback_names_the_cells_prompt(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("JLCACHE_DIR", str(tmp_path / "cache"))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in
+                ("%load_ext jlcache", "x = 1", "%%memo\ny = x + 1\ny / 0")]
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    cell = nb.cells[2]
+    (error,) = [o for o in cell.outputs if o.output_type == "error"]
+    assert _cell_numbers("\n".join(error.traceback)) == [cell.execution_count]

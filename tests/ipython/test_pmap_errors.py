@@ -102,3 +102,32 @@ def test_an_error_after_the_backend_started_stays_the_users(ip):
     run(ip, "def first_fails(x):\n    raise RuntimeError('model not fitted')")
     exc = ip.run_cell("%pmap -n 1 -b sequential --no-progress first_fails [0]").error_in_exec
     assert type(exc) is RuntimeError and str(exc) == "model not fitted"
+
+
+@pytest.mark.slow
+def test_in_a_notebook_worker_errors_show_the_cell_and_no_jlcache_frames(tmp_path, monkeypatch):
+    """Issue 12 item 9: ``<dynamic-code>`` instead of the cell; magics.py and tasks.py frames."""
+    import re
+
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("JLCACHE_DIR", str(tmp_path / "cache"))
+    runs = ["ys = %pmap -n 2 f range(4)", "ys = %pmap -n 2 -b threading f range(4)",
+            "Parallel(n_jobs=2)(delayed(f)(i) for i in range(4))",
+            "Parallel(n_jobs=2, prefer='threads')(delayed(f)(i) for i in range(4))"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in [
+        "%load_ext jlcache\nfrom jlcache import Parallel, delayed",
+        "def f(x):\n    y = x + 1\n    if x == 2:\n        raise ValueError('bad ' + str(x))\n"
+        "    return y", *runs]]
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for cell in nb.cells[2:]:
+        (error,) = [o for o in cell.outputs if o.output_type == "error"]
+        text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
+        assert error.ename == "ValueError", text
+        assert "Cell In[2], line 4, in f" in text, (cell.source, text)
+        assert "raise ValueError('bad ' + str(x))" in text
+        assert "<dynamic-code>" not in text
+        for module in ("magics.py", "tasks.py", "dispatch.py", "core.py", "pmap.py"):
+            assert module not in text, (cell.source, module, text)

@@ -51,7 +51,7 @@ def test_editing_a_cell_makes_its_previous_version_stale(nb, capsys):
     stale = housekeeping.stale_versions(store)
     assert len(stale) == 1 and stale[0][2] in first  # the edited-away version of cell-a
     nb.run_line_magic("jlcache", "dir " + str(store.location))
-    nb.run_line_magic("jlcache", "clear --stale")
+    nb.run_line_magic("jlcache", "clear --stale --yes")
     assert len(_versions(nb)) == 2 and stale[0][2] not in _versions(nb)
     assert nb.user_ns["f"].check_call_in_cache(1)
 

@@ -192,3 +192,29 @@ def test_an_interrupt_stops_dispatching_in_process_batches(memory, counted):
         Parallel(n_jobs=1, backend="sequential", batch_size=1, pre_dispatch="all")(tasks())
     assert _computed(counted) == [0, 1, 2] and pulled == [0, 1, 2, 3]
     assert [x for x in range(40) if f.check_call_in_cache(counted, x, 3, "raise")] == [0, 1, 2]
+
+
+def _array(n):
+    import numpy as np
+
+    return np.arange(n, dtype=float)
+
+
+@pytest.mark.parametrize("backend_name", ["threading", "loky"])
+def test_mmap_mode_results_have_the_direct_calls_type_on_every_run(tmp_path, backend_name):
+    """Issue 12 item 6: same call, same type: the first run (misses, stored as they come
+    back) returns the memmaps a direct call returns, not the workers' writable arrays."""
+    import numpy as np
+
+    from jlcache import Memory
+
+    memory = Memory(tmp_path / "cache", mmap_mode="r")
+    f = memory.cache(_array)
+    direct = f(100)  # a miss: the direct call returns the stored memmap
+    assert isinstance(direct, np.memmap) and not direct.flags.writeable
+    runs = [Parallel(n_jobs=2, backend=backend_name)(delayed(f)(n) for n in (10, 20, 30))
+            for _ in range(2)]
+    for run in runs:  # first run: misses; second run: hits
+        assert [type(a) for a in run] == [np.memmap] * 3
+        assert not any(a.flags.writeable for a in run)
+    assert [a.tolist() for a in runs[0]] == [a.tolist() for a in runs[1]]

@@ -191,3 +191,68 @@ def test_lab_job_progress_moves_while_running_and_background_job_cancels(lab):
     row = panel.locator("tr.jlc-job-cancelled td.jlc-progress")
     assert int(row.get_attribute("data-done")) < 5000
     assert 0 < float(row.get_attribute("data-fraction")) < 1  # the bar stops where the job stopped
+
+
+LOOKS = """\
+%load_ext jlcache
+import time, jlcache
+%jlcache dir {location}
+memory = jlcache.ipython.get_memory()
+
+@memory.cache
+def a_function_with_a_rather_long_name(x):
+    return x
+
+for i in range(2):
+    a_function_with_a_rather_long_name(i)
+
+def slow(x):
+    time.sleep(0.01)
+    return x
+
+_ = %pmap -n 2 -b threading slow range(20)"""
+
+# Every visible cell of the panel's tables that is cut (its content wider than its box), and
+# every table that needs sideways scrolling to be read, at the page's current width.
+CUT = """() => {
+  const cut = [];
+  for (const el of document.querySelectorAll(".jlc-panel .jlc-num, .jlc-panel th, .jlc-panel .jlc-badge,"
+                                             + " .jlc-panel .jlc-actions .jlc-btn")) {
+    if (el.offsetParent && el.scrollWidth > el.clientWidth + 1) cut.push(el.textContent);
+  }
+  for (const el of document.querySelectorAll(".jlc-panel .jlc-scroll")) {
+    if (el.scrollWidth > el.clientWidth + 1) cut.push("scrolls: " + el.firstChild.className);
+  }
+  return cut;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 600])
+def test_panel_and_progress_bar_read_well_wide_and_in_a_narrow_column(env, tmp_path, width):
+    """Issue 12 item 7: the bar's label cut to "Parallel(n…", cell rows repeating their
+    label, row buttons faded as if disabled, a narrow column cutting the tables."""
+    server, browser = env
+    tab = Tab(browser.new_page(viewport={"width": width, "height": 1000}))
+    page = tab.page
+    try:
+        server.open(page, f"looks-{width}.ipynb", LOOKS.format(location=server.root / f"looks-{width}"),
+                    "%%memo\ntime.sleep(0.01)  # something slow\nn = 1", "jlcache.panel(memory)",
+                    app="notebook")
+        panel = page.locator(".jlc-panel")
+        panel.locator("tr.jlc-job-done").wait_for()
+        panel.locator("tr.jlc-row-group .jlc-label", has_text="time.sleep(0.01)").wait_for()
+        label = page.locator(".widget-hprogress .widget-label").first
+        assert label.inner_text() == "Parallel(n_jobs=2)"
+        assert label.evaluate("e => e.scrollWidth <= e.clientWidth"), "the bar's label is cut"
+        cell_row = panel.locator("tr.jlc-row-group", has_text="time.sleep(0.01)")
+        assert cell_row.locator(".jlc-detail").count() == 0, "the cell row repeats its first line"
+        clear = panel.locator("tr.jlc-row-group .jlc-clear").first
+        assert clear.evaluate("e => getComputedStyle(e).opacity") == "1", "clear looks disabled"
+        assert page.evaluate(CUT) == []
+        name = panel.locator("tr.jlc-row-group .jlc-label", has_text="a_function").first
+        assert name.evaluate("e => e.clientWidth") >= 120  # a name keeps room to be read
+        assert panel.locator("tr.jlc-row-group .jlc-name").first.get_attribute("title")
+    finally:
+        tab.finish(tmp_path)
+        Server.close_current(page)
+        page.close()
