@@ -38,8 +38,9 @@ def fix_location() -> None:
             _location = default_location()
 
 
-def location() -> Path:
-    """Where the default ``Memory`` is (or will be, when first used); no disk access."""
+def location() -> Path | str:
+    """Where the default ``Memory`` is (or will be, when first used; a URL for object
+    storage); no disk access."""
     with _lock:
         return _location or default_location()
 

@@ -63,8 +63,10 @@ def _frame_at(filename: str, lineno: int, name: str, module: str) -> types.Trace
     """A traceback entry whose frame runs at ``filename:lineno`` in a function ``name``."""
     try:
         code = compile("\n" * (lineno - 1) + "raise __jlcache_raise__", filename, "exec")
-        code = code.replace(co_name=name, co_qualname=name) if hasattr(code, "co_qualname") \
-            else code.replace(co_name=name)
+        names: dict[str, Any] = {"co_name": name}
+        if hasattr(code, "co_qualname"):  # Python 3.11+
+            names["co_qualname"] = name
+        code = code.replace(**names)
         exec(code, {"__name__": module, "__jlcache_raise__": _Raise()})
     except _Raise as raised:
         return raised.__traceback__.tb_next if raised.__traceback__ else None
