@@ -37,6 +37,7 @@ from jlcache.parallel.describe import (
     unpicklable_error,
     unpicklable_result_note,
 )
+from jlcache.parallel.interrupts import get_interruptibly
 from jlcache.parallel.sharing import dumps
 from jlcache.parallel.tasks import (
     RemoteTraceback,
@@ -277,7 +278,7 @@ class Run:
             oldest = min(self._inflight.values(), key=lambda b: b.submitted)
             wait = max(oldest.submitted + self.timeout - time.monotonic(), 0.0)
         try:
-            item = self._q.get(timeout=wait)
+            item = get_interruptibly(self._q, wait)
         except queue.Empty:
             raise self._timeout_error() from None
         if item is _WAKE:

@@ -143,6 +143,9 @@ def test_cached_notebook_function_has_the_parents_identity_in_workers(memory, co
     assert again == out and _computed(counted) == list(range(6))
 
 
+_INTERRUPT_SEEN = threading.Event()
+
+
 def _interrupted_at(folder, x, at, how):
     if x == at:
         if how == "raise":
@@ -153,9 +156,11 @@ def _interrupted_at(folder, x, at, how):
                 pass
         if how == "sigint":  # a real SIGINT; the main thread waits for results meanwhile
             # to the main thread, as a terminal's Ctrl-C lands: os.kill() would let the kernel
-            # pick any thread, and one blocked in this sleep would delay the interrupt
+            # pick any thread, and one blocked in this wait would delay the interrupt
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-            time.sleep(4)  # the main thread handles it meanwhile (generous: loaded CI machines)
+            # finish this task only once the caller has seen the interrupt, however loaded the
+            # machine: the task then returns into a call that has already stopped
+            _INTERRUPT_SEEN.wait(30)
     return _counting_square(folder, x)
 
 
@@ -164,9 +169,13 @@ def _interrupted_at(folder, x, at, how):
                                               ("threading", "sigint")])
 def test_an_interrupt_keeps_the_finished_items_of_its_batch_cached(memory, counted, backend, how):
     f = memory.cache(_interrupted_at)
-    with pytest.raises(KeyboardInterrupt):
-        Parallel(n_jobs=2, backend=backend, batch_size=100)(
-            delayed(f)(counted, x, 7, how) for x in range(100))
+    _INTERRUPT_SEEN.clear()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Parallel(n_jobs=2, backend=backend, batch_size=100)(
+                delayed(f)(counted, x, 7, how) for x in range(100))
+    finally:
+        _INTERRUPT_SEEN.set()
     deadline = time.monotonic() + 5  # a stopped thread stores what it finished when it returns
     while not f.check_call_in_cache(counted, 6, 7, how) and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -176,13 +176,14 @@ def test_counts_include_hits_in_worker_processes(memory, make_panel):
 
     square = _cached(memory)
     square(0)
+    earlier = _job_ids()
     p = make_panel(memory)
     Parallel(n_jobs=2, backend="loky")(delayed(square)(i) for i in range(4))   # 1 hit, 3 misses
     Parallel(n_jobs=2, backend="loky")(delayed(square)(i) for i in range(4))   # 4 hits
     p.refresh()
     (g,) = [r for r in p.rows() if r["type"] == "group"]
     assert (g["hits"], g["misses"], g["entries"]) == (5, 4, 4)
-    (job, *_) = p.jobs
+    (job, *_) = _new_jobs(p, earlier)
     assert (job["status"], job["done"], job["total"]) == ("done", 4, 4)
 
     def outer(i):  # the cached function runs inside the worker: its hits happen there
@@ -308,6 +309,7 @@ def test_panel_without_memory_shows_the_session_default_or_says_what_to_do(
 def test_cancel_a_background_job_from_the_panel(memory, make_panel):
     from jlcache import Parallel, delayed
 
+    earlier = _job_ids()
     p = make_panel(memory)
     job = Parallel(n_jobs=2, backend="threading", background=True)(
         [delayed(time.sleep)(0.05) for _ in range(400)])  # a sized input: the total is known at once
@@ -322,6 +324,19 @@ def test_cancel_a_background_job_from_the_panel(memory, make_panel):
         time.sleep(0.02)
     assert job.done()
     deadline = time.monotonic() + 2
-    while p.jobs[0]["status"] == "running" and time.monotonic() < deadline:
+    while _new_jobs(p, earlier)[0]["status"] == "running" and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert p.jobs[0]["status"] == "cancelled" and p.jobs[0]["done"] < 400
+    mine = _new_jobs(p, earlier)[0]
+    assert mine["status"] == "cancelled" and mine["done"] < 400
+
+
+def _job_ids() -> set[str]:
+    """Jobs this session already knows: the panel lists them too (recent jobs of the session)."""
+    from jlcache.parallel.jobs import recent_jobs
+
+    return {j["id"] for j in recent_jobs()}
+
+
+def _new_jobs(p, earlier: set[str]) -> list[dict]:
+    """The panel's job rows for jobs started after ``earlier`` was taken, in panel order."""
+    return [j for j in p.jobs if j["id"].rpartition("/")[2] not in earlier]
