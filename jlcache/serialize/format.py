@@ -215,9 +215,18 @@ def _restore_array(index: int) -> Any:
     return sources[-1].get(index)
 
 
-# Pickles name this function by its public path, which stays put when modules move inside
-# the package (format-1 files written before the serialize package existed use it too).
+def _restore_strings(index: int) -> Any:
+    """Referenced by name (``jlcache.serialize._restore_strings``) from pickles holding an
+    object array of strings stored as a fixed-width array (``serialize.strings``)."""
+    from jlcache.serialize.strings import restore
+
+    return restore(_restore_array(index))
+
+
+# Pickles name these functions by their public path, which stays put when modules move
+# inside the package (format-1 files written before the serialize package existed use it too).
 _restore_array.__module__ = "jlcache.serialize"
+_restore_strings.__module__ = "jlcache.serialize"
 
 
 def _make_pickler_class() -> Any:
@@ -231,9 +240,17 @@ def _make_pickler_class() -> Any:
             self._array_types = (np.ndarray, np.memmap) if np is not None else ()
 
         def reducer_override(self, obj: Any) -> Any:
-            if type(obj) in self._array_types and not obj.dtype.hasobject:
-                self._arrays.append(obj)
-                return _restore_array, (len(self._arrays) - 1,)
+            if type(obj) in self._array_types:
+                if not obj.dtype.hasobject:
+                    self._arrays.append(obj)
+                    return _restore_array, (len(self._arrays) - 1,)
+                if obj.dtype.kind == "O" and obj.size >= 1024:
+                    from jlcache.serialize.strings import encode
+
+                    encoded = encode(obj)  # a string column: one array, not n pickles
+                    if encoded is not None:
+                        self._arrays.append(encoded)
+                        return _restore_strings, (len(self._arrays) - 1,)
             rv = super().reducer_override(obj)
             return guard(rv) if isinstance(obj, type) else rv
 
