@@ -109,7 +109,7 @@ def read_value(path: str | os.PathLike, mmap_mode: str | None = None, *,
     path = os.fspath(path)
     fd = open_read(path, write=mode in _WRITABLE, follow_symlinks=follow_symlinks)
     try:
-        return _reader.Reader(path, fd, SMALL_FILE).value(mode)
+        return _reader.Reader(path, fd, _META_READ if mode else SMALL_FILE).value(mode)
     finally:
         os.close(fd)
 
@@ -128,7 +128,8 @@ def read_value_from(fd: int, name: str, mmap_mode: str | None = None,
         mode = _MMAP_MODES[mmap_mode]  # inline: this is on every cache hit
     except (KeyError, TypeError):
         mode = normalize_mmap_mode(mmap_mode)  # raises the explanation
-    return _reader.Reader(name, fd, SMALL_FILE, st).value(mode)
+    # mapped: the arrays are not read, so the first read takes the header, not 64 KB
+    return _reader.Reader(name, fd, _META_READ if mode else SMALL_FILE, st).value(mode)
 
 
 def read_value_bytes(data: bytes | bytearray | memoryview, name: str) -> tuple[Any, dict]:
