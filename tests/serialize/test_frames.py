@@ -117,6 +117,14 @@ def test_strings_that_a_fixed_width_array_would_change_keep_the_pickle_path(tmp_
     assert [type(x) for x in back] == [type(x) for x in values]
 
 
+def test_lone_surrogates_and_astral_characters_survive_the_array_encoding(tmp_path):
+    values = ["\ud800x", "a\udfff", "🙂", "é", ""] * (N // 5)
+    arr = np.array(values, dtype=object)
+    assert strings.encode(arr) is not None
+    back = roundtrip(arr, tmp_path)
+    assert list(back) == values and all(type(x) is str for x in back)
+
+
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_two_dimensional_string_arrays_keep_their_layout(tmp_path, order):
     arr = np.array([[f"r{i}c{j}" for j in range(3)] for i in range(N)], dtype=object, order=order)
