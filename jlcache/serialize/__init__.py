@@ -9,6 +9,7 @@ from jlcache.serialize.class_state import (  # noqa: F401 - pickled by reference
 )
 from jlcache.serialize.format import (
     _restore_array,  # noqa: F401 - pickled by reference in every file that holds arrays
+    _restore_strings,  # noqa: F401 - pickled by reference: string columns stored as arrays
     dump,
     header_length,
     load,

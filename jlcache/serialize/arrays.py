@@ -72,8 +72,19 @@ def array_chunks(arr: np.ndarray, order: str) -> Iterator[np.ndarray]:
         yield _flat_bytes(piece)
 
 
+_DTYPES: dict[str, np.dtype] = {}  # descr -> dtype: parsed twice per array on every load
+
+
 def _dtype(spec: dict) -> np.dtype:
-    return npformat.descr_to_dtype(spec["dtype"])
+    descr = spec["dtype"]
+    if type(descr) is not str:  # a structured dtype (a list): not worth caching
+        return npformat.descr_to_dtype(descr)
+    dtype = _DTYPES.get(descr)
+    if dtype is None:
+        dtype = npformat.descr_to_dtype(descr)
+        if len(_DTYPES) < 1024:
+            _DTYPES[descr] = dtype
+    return dtype
 
 
 def check_spec(spec: dict) -> None:

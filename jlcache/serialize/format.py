@@ -109,7 +109,7 @@ def read_value(path: str | os.PathLike, mmap_mode: str | None = None, *,
     path = os.fspath(path)
     fd = open_read(path, write=mode in _WRITABLE, follow_symlinks=follow_symlinks)
     try:
-        return _reader.Reader(path, fd, SMALL_FILE).value(mode)
+        return _reader.Reader(path, fd, _META_READ if mode else SMALL_FILE).value(mode)
     finally:
         os.close(fd)
 
@@ -128,7 +128,8 @@ def read_value_from(fd: int, name: str, mmap_mode: str | None = None,
         mode = _MMAP_MODES[mmap_mode]  # inline: this is on every cache hit
     except (KeyError, TypeError):
         mode = normalize_mmap_mode(mmap_mode)  # raises the explanation
-    return _reader.Reader(name, fd, SMALL_FILE, st).value(mode)
+    # mapped: the arrays are not read, so the first read takes the header, not 64 KB
+    return _reader.Reader(name, fd, _META_READ if mode else SMALL_FILE, st).value(mode)
 
 
 def read_value_bytes(data: bytes | bytearray | memoryview, name: str) -> tuple[Any, dict]:
@@ -215,9 +216,18 @@ def _restore_array(index: int) -> Any:
     return sources[-1].get(index)
 
 
-# Pickles name this function by its public path, which stays put when modules move inside
-# the package (format-1 files written before the serialize package existed use it too).
+def _restore_strings(index: int) -> Any:
+    """Referenced by name (``jlcache.serialize._restore_strings``) from pickles holding an
+    object array of strings stored as a fixed-width array (``serialize.strings``)."""
+    from jlcache.serialize.strings import restore
+
+    return restore(_restore_array(index))
+
+
+# Pickles name these functions by their public path, which stays put when modules move
+# inside the package (format-1 files written before the serialize package existed use it too).
 _restore_array.__module__ = "jlcache.serialize"
+_restore_strings.__module__ = "jlcache.serialize"
 
 
 def _make_pickler_class() -> Any:
@@ -231,9 +241,17 @@ def _make_pickler_class() -> Any:
             self._array_types = (np.ndarray, np.memmap) if np is not None else ()
 
         def reducer_override(self, obj: Any) -> Any:
-            if type(obj) in self._array_types and not obj.dtype.hasobject:
-                self._arrays.append(obj)
-                return _restore_array, (len(self._arrays) - 1,)
+            if type(obj) in self._array_types:
+                if not obj.dtype.hasobject:
+                    self._arrays.append(obj)
+                    return _restore_array, (len(self._arrays) - 1,)
+                if obj.dtype.kind == "O" and obj.size >= 1024:
+                    from jlcache.serialize.strings import encode
+
+                    encoded = encode(obj)  # a string column: one array, not n pickles
+                    if encoded is not None:
+                        self._arrays.append(encoded)
+                        return _restore_strings, (len(self._arrays) - 1,)
             rv = super().reducer_override(obj)
             return guard(rv) if isinstance(obj, type) else rv
 

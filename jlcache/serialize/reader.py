@@ -115,21 +115,26 @@ class Reader:
             return memoryview(self.head)[offset:offset + length]
         return memoryview(self._pread(offset, length))
 
-    def _parse_header(self) -> dict:
+    def _not_ours(self) -> CorruptEntryError:
+        """Why a file that does not start with our 8 bytes cannot be read (run only then:
+        a file starting with the magic is none of the foreign kinds)."""
         foreign = _foreign_kind(bytes(self.head[:6]))
         if foreign:
-            raise CorruptEntryError(
+            return CorruptEntryError(
                 f"{self.path} is {foreign}, not a jlcache value file. jlcache.load reads only "
                 "files written by jlcache.dump; read this one with joblib.load (or "
                 "pickle.load), or write it again with jlcache.dump."
             )
         if self.size < 8:
-            raise self.corrupt(f"it is only {self.size} bytes long (truncated)")
-        if self.head[:4] != MAGIC:
-            if self.head[:3] == MAGIC[:3]:
-                raise self.corrupt(f"its layout generation {self.head[3]} is not the one this "
-                                   "jlcache reads (1)")
-            raise self.corrupt("it does not start with the jlcache magic bytes")
+            return self.corrupt(f"it is only {self.size} bytes long (truncated)")
+        if self.head[:3] == MAGIC[:3]:
+            return self.corrupt(f"its layout generation {self.head[3]} is not the one this "
+                                "jlcache reads (1)")
+        return self.corrupt("it does not start with the jlcache magic bytes")
+
+    def _parse_header(self) -> dict:
+        if self.size < 8 or self.head[:4] != MAGIC:
+            raise self._not_ours()
         (hlen,) = struct.unpack_from("<I", self.head, 4)
         self.hlen = hlen
         if 8 + hlen > self.size:
