@@ -223,3 +223,8 @@ def cached_on_s3(url: str, options: dict[str, Any], x: int) -> tuple[int, int, s
     with warnings.catch_warnings():
         warnings.simplefilter("error", CacheWarning)
         return Memory(url, storage_options=options).cache(computed_where)(x)
+
+
+def call(func: Any, x: int) -> Any:
+    """A plain task calling ``func`` (say a cached function pickled with its ``Memory``)."""
+    return func(x)

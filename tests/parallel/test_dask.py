@@ -326,3 +326,17 @@ def test_parent_side_caching_on_an_s3_location(idle_dask, s3_server, s3_url):
     assert third[:4] == first[8:], "another Memory on the same bucket missed stored entries"
     assert [value for value, _, _ in third[4:]] == [i * i for i in range(12, 16)]
     assert len(memory.store.entries("functions")) == 16
+
+
+def test_a_cached_function_shipped_in_a_task_stores_from_the_worker(idle_dask, s3_server,
+                                                                     s3_url):
+    """The notebook pattern: a cached function made in the parent, called inside a plain
+    task, travels with its S3 ``Memory``; the worker stores, the parent then hits."""
+    from jlcache import Memory
+
+    memory = Memory(s3_url, storage_options=s3_server.options())
+    cached = memory.cache(cluster.computed_where)
+    first = Parallel(backend="dask")(delayed(cluster.call)(cached, i) for i in range(6))
+    assert {pid for _, pid, _ in first} <= _worker_pids(idle_dask)
+    assert len(memory.store.entries("functions")) == 6, "the workers did not store"
+    assert [cached(i) for i in range(6)] == first
