@@ -13,6 +13,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,27 @@ def read_only(path: Path) -> Iterator[None]:
     finally:
         for d in dirs:
             d.chmod(stat.S_IRWXU)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[Any]:
+    """moto's S3 server in its own process (127.0.0.1, a free port), with the test bucket
+    created (jlcache never creates buckets); the store and cluster tests share it (issue 16)."""
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto.server")
+    from tests.store._s3 import BUCKET, S3Server, create_bucket, free_port, start_moto, stop
+
+    port = free_port()
+    proc = start_moto(port)
+    try:
+        server = S3Server(f"http://127.0.0.1:{port}")
+        create_bucket(server.endpoint, BUCKET)
+        yield server
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def s3_url(s3_server: Any) -> str:
+    """A fresh prefix (a new, empty cache) in the test bucket."""
+    return s3_server.url()

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from jlcache.errors import CacheFormatError, StoreUnavailableError, StoreUnavailableWarning
+from jlcache.store import recent_listings
 from jlcache.store.layout import INFO, SUFFIX, EntryRef, _check_component, _check_kind, group_name
 
 __all__ = ["OPEN_TIMEOUT", "Remote", "extra_for"]
@@ -132,6 +133,9 @@ class Remote:
         if self._down_until and time.monotonic() < self._down_until:
             raise StoreUnavailableError(f"The cache at {self.url} is not answering (skipped "
                                         f"for up to {RETRY_AFTER:.0f} s after a failure).")
+        changed = self._changed(func, args)
+        if changed is not None:  # before and after: a listing made meanwhile may lack it
+            recent_listings.forget(self.url, changed or None)
         try:
             result = func(*args, **kwargs)
         except (FileNotFoundError, PermissionError, MemoryError, KeyboardInterrupt):
@@ -139,10 +143,27 @@ class Remote:
         except Exception as exc:
             self._failed(exc)
             raise StoreUnavailableError(explain(self.url, exc)) from None
+        finally:
+            if changed is not None:
+                recent_listings.forget(self.url, changed or None)
         if self._down_until:
             self._down_until = 0.0
             self._warned = False
         return result
+
+    def _changed(self, func: Callable[..., Any], args: tuple[Any, ...]) -> list[list[str]] | None:
+        """What a call changes, for ``recent_listings``: ``None`` for a read, the names of
+        the written or deleted objects, or ``[]`` when they cannot be told (all changed)."""
+        name = getattr(func, "__name__", "").lstrip("_")
+        if name not in recent_listings.WRITES:
+            return None
+        where = 1 if name in ("put_file", "put") else 0  # put_file(local file, object)
+        target = args[where] if len(args) > where and name not in ("mv", "copy") else None
+        paths = [target] if isinstance(target, str) else target
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            return []
+        names = [self.relative(self.fs._strip_protocol(p)) for p in paths]
+        return [] if any(not n for n in names) else names
 
     def _failed(self, exc: BaseException) -> None:
         with self._lock:

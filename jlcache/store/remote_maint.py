@@ -19,6 +19,7 @@ from typing import Any
 
 from jlcache.errors import CorruptEntryError
 from jlcache.serialize import header_length, read_meta_bytes
+from jlcache.store import recent_listings
 from jlcache.store.layout import INFO, KINDS, SUFFIX, EntryInfo, EntryRef, parse_age, parse_size
 from jlcache.store.maintenance import AUTO_EVICT_TARGET, args_summary, choose_victims
 from jlcache.store.remote import ACCESS, Remote
@@ -67,15 +68,20 @@ class RemoteMaintenance:
         self._estimate_at = 0.0
 
     # ------------------------------------------------------------------------- listing
-    def listing(self, where: tuple[str, ...] = ()) -> Listing:
-        """Everything under a kind/group/version prefix (``()``: the whole cache)."""
+    def listing(self, where: tuple[str, ...] = (), fresh: bool = False) -> Listing:
+        """Everything under a kind/group/version prefix (``()``: the whole cache); from a
+        listing of the last ``recent_listings.TTL`` seconds unless ``fresh``."""
         remote, fs = self._remote, self._remote.fs
         prefix = remote.prefix(where)
-        fs.invalidate_cache()
-        try:
-            found = remote.call(fs.find, prefix, detail=True)
-        except FileNotFoundError:
-            found = {}
+        found = None if fresh else recent_listings.lookup(remote.url, where)
+        if found is None:
+            since, at = recent_listings.generation(remote.url), time.monotonic()
+            fs.invalidate_cache()
+            try:
+                found = remote.call(fs.find, prefix, detail=True)
+            except FileNotFoundError:
+                found = {}
+            recent_listings.remember(remote.url, where, found, at, since)
         out = Listing({}, {}, [])
         want = remote.relative(prefix) if where else []  # "mod.f" must not list "mod.f2"
         for path, info in found.items():
@@ -157,7 +163,7 @@ class RemoteMaintenance:
             return {"corrupt": str(exc)}
 
     def size(self) -> int:
-        return sum(size for _, size, _ in self.listing().entries.values())
+        return sum(size for _, size, _ in self.listing(fresh=True).entries.values())
 
     # ------------------------------------------------------------------------- deleting
     def delete(self, ref: EntryRef) -> bool:
@@ -176,7 +182,7 @@ class RemoteMaintenance:
 
     def remove(self, where: tuple[str, ...]) -> bool:
         """Remove every object under a kind/group/version prefix; ``False`` if none."""
-        listing = self.listing(where)
+        listing = self.listing(where, fresh=True)
         paths = [v[0] for v in listing.entries.values()] + list(listing.infos.values())
         self._access.forget(lambda ref: ref[:len(where)] == where)
         self._rm(paths)
@@ -184,7 +190,7 @@ class RemoteMaintenance:
 
     def clear(self) -> None:
         """Remove every entry, description and access record; ``FORMAT`` stays."""
-        listing = self.listing()
+        listing = self.listing(fresh=True)
         self._access.forget(lambda ref: True)
         self._rm([v[0] for v in listing.entries.values()] + list(listing.infos.values())
                  + listing.access)
@@ -209,7 +215,7 @@ class RemoteMaintenance:
             raise ValueError(f"items_limit must be a non-negative integer (got {items_limit!r}).")
         with self.lock:
             self._access.flush_quietly()
-            listing = self.listing()
+            listing = self.listing(fresh=True)
             times = self._access.read(listing.access)
             items = [(max(mtime, times.get(entry_name(ref), 0.0)), mtime, path, ref, size)
                      for ref, (path, size, mtime) in listing.entries.items()]

@@ -202,3 +202,29 @@ def cached_on_worker(cache_dir: str, folder: str, x: int) -> int:
     from jlcache import Memory
 
     return Memory(cache_dir).cache(record_run)(folder, x)
+
+
+def computed_where(x: int) -> tuple[int, int, str]:
+    """``x * x``, the process that computed it and a token unique to that computation: a hit
+    returns the stored token, a recomputation a new one (no shared file system needed)."""
+    import uuid
+
+    return x * x, os.getpid(), uuid.uuid4().hex
+
+
+def cached_on_s3(url: str, options: dict[str, Any], x: int) -> tuple[int, int, str]:
+    """A task that opens an object-store ``Memory`` itself: the worker reads and writes the
+    bucket directly; any cache warning (a failed store, say) fails the task."""
+    import warnings
+
+    from jlcache import Memory
+    from jlcache.errors import CacheWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        return Memory(url, storage_options=options).cache(computed_where)(x)
+
+
+def call(func: Any, x: int) -> Any:
+    """A plain task calling ``func`` (say a cached function pickled with its ``Memory``)."""
+    return func(x)

@@ -271,3 +271,72 @@ def test_workers_writing_a_shared_cache_directly(idle_dask, cache_dir, tmp_path)
     assert second == first
     assert len(list(runs.iterdir())) == 8, "workers recomputed entries they had stored"
     assert len(hits) == 8 and all(h.get("remote") for h in hits), hits
+
+
+# ------------------------------------------------------- object storage (issue 16)
+
+
+def test_workers_read_and_write_an_s3_cache_directly(idle_dask, s3_server, s3_url):
+    """Tasks open the s3:// cache themselves (nothing shared but the server): a second run
+    hits on the workers, and the parent then hits what the workers wrote."""
+    import os
+
+    from jlcache import Memory
+
+    options = s3_server.options()
+    hits = []
+    unsubscribe = events.subscribe(
+        lambda e: hits.append(e.data) if e.name == "cache.hit" else None)
+    try:
+        tasks = [delayed(cluster.cached_on_s3)(s3_url, options, i) for i in range(8)]
+        first = Parallel(backend="dask", batch_size=1)(tasks)
+        assert [value for value, _, _ in first] == [i * i for i in range(8)]
+        assert {pid for _, pid, _ in first} <= _worker_pids(idle_dask)
+        assert not hits
+        second = Parallel(backend="dask", batch_size=1)(tasks)
+        assert second == first, "workers recomputed entries they had stored in the bucket"
+        assert len(hits) == 8 and all(h.get("remote") for h in hits), hits
+        memory = Memory(s3_url, storage_options=options)
+        in_parent = [memory.cache(cluster.computed_where)(i) for i in range(8)]
+    finally:
+        unsubscribe()
+    assert in_parent == first, "the parent did not hit the entries the workers wrote"
+    assert len(hits) == 16 and not any(h.get("remote") for h in hits[8:])
+    assert os.getpid() not in {pid for _, pid, _ in in_parent}
+    assert len(memory.store.entries("functions")) == 8
+
+
+def test_parent_side_caching_on_an_s3_location(idle_dask, s3_server, s3_url):
+    """A cached function given to ``Parallel``: the parent looks up and stores in the bucket,
+    workers only compute the misses."""
+    from jlcache import Memory
+
+    memory = Memory(s3_url, storage_options=s3_server.options())
+    cached = memory.cache(cluster.computed_where)
+    first = Parallel(backend="dask")(delayed(cached)(i) for i in range(12))
+    assert [value for value, _, _ in first] == [i * i for i in range(12)]
+    assert {pid for _, pid, _ in first} <= _worker_pids(idle_dask)
+    assert len(memory.store.entries("functions")) == 12
+    with _task_stream(idle_dask) as stream:
+        second = Parallel(backend="dask")(delayed(cached)(i) for i in range(12))
+    assert second == first
+    assert stream.data == [], f"{len(stream.data)} tasks reached the cluster on a full hit"
+    fresh = Memory(s3_url, storage_options=s3_server.options()).cache(cluster.computed_where)
+    third = Parallel(backend="dask")(delayed(fresh)(i) for i in range(8, 16))
+    assert third[:4] == first[8:], "another Memory on the same bucket missed stored entries"
+    assert [value for value, _, _ in third[4:]] == [i * i for i in range(12, 16)]
+    assert len(memory.store.entries("functions")) == 16
+
+
+def test_a_cached_function_shipped_in_a_task_stores_from_the_worker(idle_dask, s3_server,
+                                                                     s3_url):
+    """The notebook pattern: a cached function made in the parent, called inside a plain
+    task, travels with its S3 ``Memory``; the worker stores, the parent then hits."""
+    from jlcache import Memory
+
+    memory = Memory(s3_url, storage_options=s3_server.options())
+    cached = memory.cache(cluster.computed_where)
+    first = Parallel(backend="dask")(delayed(cluster.call)(cached, i) for i in range(6))
+    assert {pid for _, pid, _ in first} <= _worker_pids(idle_dask)
+    assert len(memory.store.entries("functions")) == 6, "the workers did not store"
+    assert [cached(i) for i in range(6)] == first

@@ -169,3 +169,28 @@ def test_starts_a_local_ray_when_none_is_running(python, tmp_path):
     """, timeout=150)
     assert "[0, 1, 2, 3]" in proc.stdout and "initialized True" in proc.stdout
     assert "ray is not initialised" in proc.stderr
+
+
+# ------------------------------------------------------- object storage (issue 16)
+
+
+def test_ray_workers_read_and_write_an_s3_cache_directly(ray_session, s3_server, s3_url):
+    """Ray tasks open the s3:// cache themselves (nothing shared but the server); the parent
+    then hits what they wrote, and a cached function given to ``Parallel`` stores from the
+    parent into the same bucket."""
+    import os
+
+    from jlcache import Memory
+
+    options = s3_server.options()
+    tasks = [delayed(cluster.cached_on_s3)(s3_url, options, i) for i in range(6)]
+    first = Parallel(backend="ray", n_jobs=2, batch_size=1)(tasks)
+    assert [value for value, _, _ in first] == [i * i for i in range(6)]
+    assert os.getpid() not in {pid for _, pid, _ in first}
+    assert Parallel(backend="ray", n_jobs=2, batch_size=1)(tasks) == first
+    memory = Memory(s3_url, storage_options=options)
+    cached = memory.cache(cluster.computed_where)
+    assert [cached(i) for i in range(6)] == first, "the parent missed entries workers wrote"
+    more = Parallel(backend="ray", n_jobs=2)(delayed(cached)(i) for i in range(4, 10))
+    assert more[:2] == first[4:] and [v for v, _, _ in more[2:]] == [i * i for i in range(6, 10)]
+    assert len(memory.store.entries("functions")) == 10

@@ -69,9 +69,11 @@ threading.Event().wait()
 """
 
 
-def start_moto(port: int) -> subprocess.Popen:
-    """moto's standalone S3 server on 127.0.0.1:``port``, listening when this returns."""
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET}
+def start_moto(port: int, **settings: str) -> subprocess.Popen:
+    """moto's standalone S3 server on 127.0.0.1:``port``, listening when this returns;
+    ``settings`` are moto's environment settings (``INITIAL_NO_AUTH_ACTION_COUNT="1"``:
+    after one request, every request's credentials are checked against moto's IAM)."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, **settings}
     proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -323,6 +323,27 @@ def test_a_missing_bucket_is_named_and_never_created(s3_server: S3Server) -> Non
     assert "no-such-bucket-here" not in s3_server.fs().ls("")
 
 
+def test_denied_credentials_are_a_clear_error_naming_the_url() -> None:
+    """moto checks credentials once told to (its IAM knows no key): the bucket exists, but
+    the key is refused, as a wrong or expired key would be on S3."""
+    port = free_port()
+    proc = start_moto(port, INITIAL_NO_AUTH_ACTION_COUNT="1")  # the bucket's creation only
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        create_bucket(endpoint, "locked")
+        options = {"key": KEY, "secret": SECRET,
+                   "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+        start = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="access denied") as info:
+            Memory("s3://locked/team/cache", storage_options=options)
+        assert time.monotonic() - start < 30
+    finally:
+        stop(proc)
+    message = str(info.value)
+    assert "s3://locked/team/cache" in message and "credentials" in message, message
+    assert SECRET not in message and KEY not in message
+
+
 def test_a_store_that_goes_down_only_costs_the_caching(tmp_path: Path) -> None:
     """Once it has worked, a dead store means warnings and computed, uncached results."""
     port = free_port()
