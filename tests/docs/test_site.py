@@ -43,6 +43,8 @@ def test_a_broken_link_fails_the_strict_build(tmp_path):
     config = (REPO / "mkdocs.yml").read_text().replace("docs_dir: docs", f"docs_dir: {docs}")
     assert str(docs) in config
     (tmp_path / "mkdocs.yml").write_text(config)
+    for watched in ("jlcache", "benchmarks"):  # paths in the config are relative to it
+        (tmp_path / watched).symlink_to(REPO / watched)
     proc = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert proc.returncode != 0
     assert "no-such-section" in proc.stdout + proc.stderr
