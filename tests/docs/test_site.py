@@ -47,4 +47,4 @@ def test_a_broken_link_fails_the_strict_build(tmp_path):
         (tmp_path / watched).symlink_to(REPO / watched)
     proc = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert proc.returncode != 0
-    assert "no-such-section" in proc.stdout + proc.stderr
+    assert "does not contain an anchor '#no-such-section'" in proc.stdout + proc.stderr
