@@ -113,6 +113,8 @@ class Memory:
 
     @property
     def verbose(self) -> int:
+        """The ``verbose`` level given to ``Memory`` (read-only: logging is set up once, at
+        construction, so changing it later would silently do nothing)."""
         return self._verbose
 
     def _checked_store(self) -> Store:

@@ -87,14 +87,17 @@ class MemorizedResult:
 
     @property
     def location(self) -> Any:
+        """The cache location of the ``Memory`` that holds the value (as joblib's)."""
         return self._memory.location
 
     @property
     def args_id(self) -> str:
+        """The entry's key: the hash of the call's arguments (joblib's name for it)."""
         return self._ref.key
 
     @property
     def duration(self) -> float | None:
+        """Seconds the call took to compute, or None when the entry did not record it."""
         return self.metadata.get("duration")
 
     def get(self) -> Any:

@@ -23,7 +23,7 @@ _FALLS_BACK_TO_SEQUENTIAL = ("loky", "multiprocessing", "threading")
 
 
 class Parallel:
-    """Run ``delayed(f)(...)`` tasks in parallel; joblib-compatible (see the README).
+    """Run ``delayed(f)(...)`` tasks in parallel; joblib-compatible (see docs/parallel.md).
 
     Differences from joblib, all additive: ``progress=True`` shows a progress bar,
     ``background=True`` returns a ``BackgroundJob`` at once, every call publishes ``job.*``

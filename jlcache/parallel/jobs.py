@@ -144,9 +144,11 @@ class BackgroundJob:
         return True
 
     def done(self) -> bool:
+        """Whether the job has finished (with results, an error, or cancelled)."""
         return self._future.done()
 
     def cancelled(self) -> bool:
+        """Whether ``cancel()`` stopped the job (False until the cancellation completed)."""
         return self._cancelled and self._future.done()
 
     @property
@@ -157,6 +159,7 @@ class BackgroundJob:
 
     @property
     def status(self) -> str:
+        """``"running"``, then how it ended: ``"done"``, ``"error"`` or ``"cancelled"``."""
         run = self._run
         if not self._future.done():
             return "running"

@@ -81,7 +81,7 @@ def _dtype(spec: dict) -> np.dtype:
         return npformat.descr_to_dtype(descr)
     dtype = _DTYPES.get(descr)
     if dtype is None:
-        dtype = npformat.descr_to_dtype(descr)
+        dtype = npformat.descr_to_dtype(descr)  # type: ignore[arg-type]  # a str descr is valid
         if len(_DTYPES) < 1024:
             _DTYPES[descr] = dtype
     return dtype
