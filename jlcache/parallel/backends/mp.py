@@ -12,6 +12,7 @@ bytes made by the engine, so lambdas and notebook functions work here too.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -71,18 +72,28 @@ class MultiprocessingBackend(ParallelBackendBase):
         try:
             future = pool.submit(fn, *args)
         except BrokenProcessPool as exc:  # a worker died since the last submit (or at start)
+            self._remember(pool)
             return failed_future(exc)
-        # remember the worker processes: after a crash, their exit codes say what happened
-        self._procs = list(getattr(self._pool, "_processes", {}).values()) or self._procs
+        self._remember(pool)
         return future
+
+    def _remember(self, pool: ProcessPoolExecutor) -> None:
+        """Keep every worker process seen (the pool forgets them once it breaks): after a
+        crash, their exit codes say what happened (e.g. SIGKILL from the out-of-memory killer)."""
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            if proc not in self._procs:
+                self._procs.append(proc)
+        del self._procs[:-64]
 
     def stop(self) -> None:
         pool, self._pool = self._pool, None
+        self._procs = []  # a later crash is explained by its own workers only
         if pool is not None:
             pool.shutdown(wait=True)
 
     def abort(self) -> None:
         pool, self._pool = self._pool, None
+        self._procs = []  # the workers killed here must not explain a later crash
         if pool is None:
             return
         procs = list(getattr(pool, "_processes", {}).values())
@@ -98,7 +109,11 @@ class MultiprocessingBackend(ParallelBackendBase):
     def crash_error(self, exc: BaseException) -> BaseException | None:
         if not isinstance(exc, BrokenProcessPool):
             return None
+        pool = self._pool
+        if pool is not None:
+            self._remember(pool)
+        deadline = time.monotonic() + 1.0
         for proc in self._procs:
-            proc.join(timeout=0.5)
+            proc.join(timeout=max(deadline - time.monotonic(), 0.01))
         return with_initializer_hint(
             crash_error([p.exitcode for p in self._procs], "multiprocessing"), self.initializer)
