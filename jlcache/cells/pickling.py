@@ -28,6 +28,8 @@ import threading
 import types
 from typing import Any
 
+from jlcache.serialize.class_state import reduce_descriptor
+
 __all__ = ["dumps", "loads", "registered_sources"]
 
 _load = threading.local()   # .arrays and .ns while ``loads`` runs
@@ -134,7 +136,8 @@ def _make_pickler_class() -> Any:
             if t is types.CodeType:
                 self.filenames.add(obj.co_filename)
                 return _code_with_filename, (cp._code_reduce(obj)[1], obj.co_filename)
-            return super().reducer_override(obj)
+            rv = reduce_descriptor(obj)
+            return rv if rv is not None else super().reducer_override(obj)
 
         def _function_getnewargs(self, func: types.FunctionType) -> tuple:
             args = super()._function_getnewargs(func)

@@ -151,7 +151,8 @@ class _Ctx:
 class _Entry:
     """Per function object: static facts, plus the last (tokens, identity) pair computed."""
 
-    __slots__ = ("code", "excluded", "info", "last", "module", "owner_path", "qualname")
+    __slots__ = ("announced", "code", "excluded", "info", "last", "module", "owner_path",
+                 "qualname")
 
     def __init__(self, func: types.FunctionType) -> None:
         self.code = func.__code__
@@ -161,8 +162,33 @@ class _Entry:
         path = self.qualname.split(".")
         self.owner_path = tuple(path) if len(path) > 1 and "<locals>" not in path[:-1] else ()
         self.last: tuple[tuple[str, ...], FunctionIdentity] | None = None
-        # globals (``name``) and closure cells (``~name``) the function mutates itself
-        self.excluded: frozenset[str] = frozenset()
+        # globals (``name``) and closure cells (``~name``) the function mutates itself:
+        # those its code visibly changes from the start, the rest once a call changed them
+        self.excluded: frozenset[str] = _visible_state(func, self.info)
+        self.announced = False      # the user was told about ``excluded`` (once per function)
+
+
+def _visible_state(func: types.FunctionType, info: CodeInfo) -> frozenset[str]:
+    """The data globals and closure cells the code changes (``calls.append``, ``memo[k] =``,
+    ``global n``): state, not inputs. Functions, classes and modules are never state."""
+    if not info.mutated:
+        return frozenset()
+    found = []
+    freevars = func.__code__.co_freevars
+    for name in info.mutated:
+        if name in freevars and func.__closure__:
+            try:
+                value = func.__closure__[freevars.index(name)].cell_contents
+            except ValueError:                       # an empty cell
+                continue
+            key = "~" + name
+        elif name in info.globals and name in func.__globals__:
+            value, key = func.__globals__[name], name
+        else:
+            continue
+        if not (callable(value) or isinstance(value, types.ModuleType)):
+            found.append(key)
+    return frozenset(found)
 
 
 # id(func) -> (weakref to func, entry); a plain dict is ~4x faster than WeakKeyDictionary.

@@ -20,7 +20,7 @@ from jlcache.identity.callables import target as _target
 from jlcache.identity.functions import _Ctx, _entry, _identify, _local
 from jlcache.identity.origin import is_user_function
 
-__all__ = ["describe", "exclude_state", "mutated_state", "state_snapshot"]
+__all__ = ["describe", "exclude_state", "mutated_state", "state_snapshot", "unannounced_state"]
 
 Snapshot = dict[int, tuple[Any, tuple[str, ...]]]
 
@@ -59,11 +59,24 @@ def mutated_state(func: Callable, before: Snapshot | None) -> list[tuple[Any, st
     return changed
 
 
+def unannounced_state(before: Snapshot | None) -> list[tuple[Any, str]]:
+    """``(function, name)`` left out from the start (the code visibly changes them) that the
+    user has not been told about yet; each function is reported once."""
+    found: list[tuple[Any, str]] = []
+    for fn, _tokens in (before or {}).values():
+        entry = _entry(fn)
+        if entry.excluded and not entry.announced:
+            entry.announced = True
+            found.extend((fn, name) for name in sorted(entry.excluded))
+    return found
+
+
 def exclude_state(changes: list[tuple[Any, str]]) -> None:
     """Leave each ``(function, name)`` out of that function object's identity."""
     for fn, name in changes:
         entry = _entry(fn)
         entry.excluded = entry.excluded | {name}
+        entry.announced = True
         entry.last = None
 
 

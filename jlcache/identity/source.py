@@ -37,6 +37,13 @@ _Node = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda  # what a code objec
 _DOC_OWNERS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
 _GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _ATTR_LOADS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+_OUTER_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF"})
+_OUTER_STORES = frozenset({"STORE_GLOBAL", "STORE_DEREF", "DELETE_GLOBAL", "DELETE_DEREF"})
+# methods that change the list, dict, set, deque or bytearray they are called on
+_MUTATORS = frozenset({"append", "extend", "insert", "pop", "popitem", "remove", "clear",
+                       "update", "setdefault", "add", "discard", "appendleft", "extendleft",
+                       "popleft", "sort", "reverse", "rotate", "difference_update",
+                       "intersection_update", "symmetric_difference_update"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class CodeInfo:
     from_source: bool
     globals: tuple[str, ...]                     # global names read, sorted
     attrs: dict[str, tuple[str, ...]]            # global name -> first attributes read on it
+    mutated: frozenset[str] = frozenset()        # names the code visibly changes (see below)
 
 
 # id(code) -> (weakref to code, info); the weakref's callback drops the entry.
@@ -74,8 +82,9 @@ def _analyze(code: CodeType, globals_: dict[str, Any]) -> CodeInfo:
         from_source = True
     else:
         digest, from_source = structural_hash(code), False
+    mutated = _mutated_names(code) | (_subscript_stores(node) if node is not None else set())
     return CodeInfo(digest, from_source, tuple(sorted(names)),
-                    {k: tuple(sorted(v)) for k, v in sorted(attrs.items())})
+                    {k: tuple(sorted(v)) for k, v in sorted(attrs.items())}, frozenset(mutated))
 
 
 def _digest(tag: bytes, data: bytes) -> str:
@@ -106,6 +115,39 @@ def _referenced_globals(code: CodeType) -> tuple[set[str], dict[str, set[str]]]:
             root = None
         stack.extend(c for c in co.co_consts if isinstance(c, CodeType))
     return names, attrs
+
+
+# --- which outer names a code object visibly changes ------------------------------------
+# A function that appends to a global list, fills a global memo dict or bumps a counter it
+# declares ``global``/``nonlocal`` treats that name as its own state. Knowing it before the
+# first call keeps the first call's version equal to later ones, in this process and after
+# a restart (``identity.own_state`` finds the rest by comparing before and after a call).
+
+def _mutated_names(code: CodeType) -> set[str]:
+    """Outer names rebound (``global``/``nonlocal``) or given a mutating method call."""
+    found: set[str] = set()
+    stack = [code]
+    while stack:
+        co = stack.pop()
+        root: str | None = None
+        for ins in dis.get_instructions(co):
+            if ins.opname in _OUTER_STORES:
+                found.add(ins.argval)
+            elif root is not None and ins.opname in _ATTR_LOADS and ins.argval in _MUTATORS:
+                found.add(root)
+            root = ins.argval if ins.opname in _OUTER_LOADS else None
+        stack.extend(c for c in co.co_consts if isinstance(c, CodeType))
+    return found
+
+
+def _subscript_stores(node: ast.AST) -> set[str]:
+    """Names whose items the source assigns or deletes: ``memo[k] = v``, ``STATS["n"] += 1``."""
+    found: set[str] = set()
+    for sub in ast.walk(node):
+        if (isinstance(sub, ast.Subscript) and isinstance(sub.ctx, (ast.Store, ast.Del))
+                and isinstance(sub.value, ast.Name)):
+            found.add(sub.value.id)
+    return found
 
 
 # --- locating the source node -----------------------------------------------------------

@@ -31,7 +31,13 @@ from jlcache import events, stats
 from jlcache.errors import CorruptEntryError, NotCachedWarning, UnhashableError
 from jlcache.identity import hash as _hash
 from jlcache.identity.functions import FunctionIdentity, bound_state, identify
-from jlcache.identity.own_state import describe, exclude_state, mutated_state, state_snapshot
+from jlcache.identity.own_state import (
+    describe,
+    exclude_state,
+    mutated_state,
+    state_snapshot,
+    unannounced_state,
+)
 from jlcache.memory import entries
 from jlcache.memory.keys import (
     ArgBinder,
@@ -239,15 +245,17 @@ class MemorizedFunc:
 
     def _own_state(self, ref: EntryRef, snap: dict | None) -> EntryRef:
         """Stop keying on state the call itself mutated (else every call is a new version)."""
+        known = unannounced_state(snap)        # seen in the code: left out from the start
         changes = mutated_state(self.func, snap)
+        exclude_state(changes)
+        told = changes + known
+        if told:
+            _log.warning("[Memory] %s modifies %s that it reads; that is its own state, not "
+                         "an input, so %s not part of its cache key (pass such state as an "
+                         "argument if the result depends on it). Shown once.", self._name,
+                         describe(self.func, told), "they are" if len(told) > 1 else "it is")
         if not changes:
             return ref
-        exclude_state(changes)
-        many = len(changes) > 1
-        _log.warning("[Memory] %s modifies %s that it reads; that is its own state, not an "
-                     "input, so %s no longer part of its cache key (pass such state as an "
-                     "argument if the result depends on it). Shown once.", self._name,
-                     describe(self.func, changes), "they are" if many else "it is")
         return EntryRef(ref.kind, ref.group, self._identity()[2], ref.key)
 
     def _reload(self, ref: EntryRef, out: Any) -> Any:

@@ -4,6 +4,7 @@
 arrays as raw aligned regions; ``compression`` is one streaming API over the codecs.
 """
 from jlcache.serialize.class_state import (  # noqa: F401 - pickled by reference
+    make_cached_property,
     make_class,
     set_class_state,
 )

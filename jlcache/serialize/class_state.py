@@ -19,11 +19,12 @@ this was checked against, and ``tests/serialize/test_class_state.py`` fails if t
 
 from __future__ import annotations
 
+import functools
 import sys
 import weakref
 from typing import Any
 
-__all__ = ["guard", "make_class", "set_class_state"]
+__all__ = ["guard", "make_cached_property", "make_class", "reduce_descriptor", "set_class_state"]
 
 # Classes built by a load in progress whose state is still to be applied.
 _FRESH: weakref.WeakSet = weakref.WeakSet()
@@ -66,5 +67,26 @@ def set_class_state(cls: type, state: Any) -> type:
     return cls
 
 
+def reduce_descriptor(obj: Any) -> tuple | None:
+    """A reduce tuple for a class attribute that cannot be pickled as it is, else None.
+
+    On Python 3.11 (not 3.12+) ``functools.cached_property`` holds an ``RLock``, so a
+    notebook class using one (pickled by value, descriptor included) made every value of
+    that class uncacheable. What the descriptor needs is its function and attribute name.
+    """
+    if type(obj) is functools.cached_property and hasattr(obj, "lock"):
+        return make_cached_property, (obj.func, obj.attrname, obj.__doc__)
+    return None
+
+
+def make_cached_property(func: Any, attrname: str | None, doc: str | None) -> Any:
+    """Rebuild a ``cached_property`` (its ``__set_name__`` has run: the class already exists)."""
+    prop = functools.cached_property(func)
+    prop.attrname = attrname
+    prop.__doc__ = doc
+    return prop
+
+
 # Referenced by name from pickles: a public path that stays put when modules move.
 make_class.__module__ = set_class_state.__module__ = "jlcache.serialize"
+make_cached_property.__module__ = "jlcache.serialize"

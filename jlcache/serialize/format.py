@@ -36,7 +36,7 @@ import xxhash
 from jlcache._fs import atomic_write, open_read, write_all
 from jlcache.errors import UnpicklableValueError
 from jlcache.serialize import reader as _reader
-from jlcache.serialize.class_state import guard
+from jlcache.serialize.class_state import guard, reduce_descriptor
 from jlcache.serialize.compression import Compressor, normalize_compress
 from jlcache.serialize.reader import FORMAT_VERSION, MAGIC
 
@@ -252,6 +252,9 @@ def _make_pickler_class() -> Any:
                     if encoded is not None:
                         self._arrays.append(encoded)
                         return _restore_strings, (len(self._arrays) - 1,)
+            rv = reduce_descriptor(obj)
+            if rv is not None:
+                return rv
             rv = super().reducer_override(obj)
             return guard(rv) if isinstance(obj, type) else rv
 

@@ -184,6 +184,69 @@ def test_a_closure_value_changed_by_the_user_still_invalidates(memory, caplog):
     assert all("scale" not in m for m in _own_state_warnings(caplog))
 
 
+# State the code visibly changes is left out from the first call, so a restart hits.
+_OWN_STATE_NOTEBOOK = """
+import warnings
+from jlcache import Memory
+mem = Memory({root!r}, verbose=0)
+calls, memo, n = [], {{}}, 0
+@mem.cache
+def appends(x):
+    calls.append(x)
+    return x + 1
+@mem.cache
+def fills(x):
+    memo[x] = x * 2
+    return memo[x]
+@mem.cache
+def counts(x):
+    global n
+    n += 1
+    return x * 3
+with open({runs!r}, "a") as out:
+    out.write(str((appends(1), fills(1), counts(1), appends(1), len(calls), len(memo), n)))
+"""
+
+
+def test_a_restart_hits_functions_that_update_their_own_globals(python, tmp_path):
+    runs = tmp_path / "runs.txt"
+    notebook = tmp_path / "notebook.py"    # with source, as notebook cells have
+    notebook.write_text(_OWN_STATE_NOTEBOOK.format(root=str(tmp_path / "cache"), runs=str(runs)))
+    script = f"import runpy; runpy.run_path({str(notebook)!r}, run_name='__main__')"
+    python(script)
+    python(script)          # a new session: the same calls must all be hits
+    assert runs.read_text() == "(2, 2, 3, 2, 1, 1, 1)(2, 2, 3, 2, 0, 0, 0)"
+
+
+def test_state_left_out_from_the_start_is_announced_once(memory, caplog):
+    calls: list = []
+
+    def f(x):
+        calls.append(x)
+        return x
+
+    cached = memory.cache(f)
+    with caplog.at_level(logging.WARNING, logger="jlcache.memory"):
+        assert _counts(cached, calls) == [1, 1, 2, 2, 3, 3]
+    warned = _own_state_warnings(caplog)
+    assert len(warned) == 1 and "closure variable calls" in warned[0]
+
+
+def test_a_global_the_function_only_reads_is_still_an_input(memory):
+    items = [1, 2]
+    seen: list = []
+
+    def f(x):
+        seen.append(x)              # its own state
+        return x + len(items)       # read only: an input
+
+    cached = memory.cache(f)
+    assert cached(1) == 3 and cached(1) == 3
+    items.append(3)                 # changed by the user
+    assert cached(1) == 4
+    assert len(seen) == 2
+
+
 # --- instances of __main__ classes keep the version stable (item 3) -------------------------
 
 _MAIN_CLASSES = """

@@ -30,3 +30,53 @@ def test_pickles_name_the_helpers_by_their_public_path() -> None:
     data = pickle.dumps(class_state.make_class)
     assert b"jlcache.serialize" in data and b"class_state" not in data
     assert pickle.loads(data) is class_state.make_class
+
+
+
+# A notebook class with a cached_property (on Python 3.11 the descriptor holds an RLock,
+# which made every value of such a class uncacheable).
+AREA = """
+import functools, warnings
+import jlcache
+warnings.simplefilter("error")
+runs = []
+class Area:
+    def __init__(self, side):
+        self.side = side
+    @functools.cached_property
+    def value(self):
+        "The area, computed once per instance."
+        runs.append(self.side)
+        return self.side ** 2
+"""
+
+
+def test_a_value_whose_class_has_a_cached_property_is_cached(python, tmp_path) -> None:
+    script = AREA + f"""
+mem = jlcache.Memory({str(tmp_path / 'cache')!r}, verbose=0)
+calls = []
+@mem.cache
+def make(side):
+    calls.append(side)
+    return Area(side)
+a = make(3)
+print(len(calls), a.value, a.value, "value" in vars(a), type(a).value.__doc__)
+"""
+    first = python(script).stdout.split()
+    assert first[:4] == ["1", "9", "9", "True"]
+    # a restart hits (the function's own list `calls` is state, not an input) and the
+    # loaded instance's cached_property still computes once and caches on the instance
+    assert python(script).stdout.split() == ["0", *first[1:]]
+    assert first[4:] == ["The", "area,", "computed", "once", "per", "instance."]
+
+
+def test_a_cached_property_class_unknown_to_the_loading_process_is_rebuilt(python,
+                                                                            tmp_path) -> None:
+    path = str(tmp_path / "area.jlc")
+    python(AREA + f"jlcache.dump(Area(4), {path!r})")
+    out = python(f"""
+import jlcache
+a = jlcache.load({path!r})
+print(a.value, a.value, type(a).__name__, "value" in vars(a))
+""").stdout.split()
+    assert out == ["16", "16", "Area", "True"]  # cached on the instance after the first read
