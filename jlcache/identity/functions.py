@@ -47,6 +47,7 @@ from jlcache.identity.callables import bound_state, is_memorized, is_method_like
 from jlcache.identity.callables import target as _target
 from jlcache.identity.origin import (
     external_token,
+    is_installed_path,
     is_user_class,
     is_user_function,
     is_user_module,
@@ -171,8 +172,9 @@ class _Entry:
 def _visible_state(func: types.FunctionType, info: CodeInfo) -> frozenset[str]:
     """The data globals and closure cells the code changes (``calls.append``, ``memo[k] =``,
     ``global n``): state, not inputs. Functions, classes and modules are never state."""
-    if not info.mutated:
-        return frozenset()
+    filename = func.__code__.co_filename
+    if not info.mutated or (filename[:1] not in ("", "<") and is_installed_path(filename)):
+        return frozenset()     # (a stdlib wrapper, e.g. dataclasses' __repr__ guard, is not)
     found = []
     freevars = func.__code__.co_freevars
     for name in info.mutated:

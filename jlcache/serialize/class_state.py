@@ -10,7 +10,13 @@ method the user had patched since was silently reverted.
 ``guard`` rewrites cloudpickle's reduce tuple for such a class so that loading applies the
 state only to a class this load created (one unknown to the process); an existing class
 is used as it is. Pickles name ``make_class``/``set_class_state`` by their public path,
-``jlcache.serialize.format.make_class``: keep them there.
+``jlcache.serialize.make_class``: keep them there.
+
+A class from an earlier session has a tracker id this process never saw; cloudpickle would
+build a copy, so ``isinstance(r, Result)`` and a dataclass's ``==`` failed after a restart.
+The pickle therefore also records the class's module, qualname and version (its code, as
+``jlcache.hash`` sees it), and a load uses the session's own class of that name when its
+version matches; an edited class still gets the stored copy, with the code it was stored with.
 
 It relies on cloudpickle internals (``_make_skeleton_class``, ``_make_skeleton_enum``,
 ``_class_setstate``, ``_DYNAMIC_CLASS_TRACKER_BY_ID``): cloudpickle is pinned to the versions
@@ -30,8 +36,12 @@ __all__ = ["guard", "make_cached_property", "make_class", "reduce_descriptor", "
 _FRESH: weakref.WeakSet = weakref.WeakSet()
 
 
-def guard(rv: Any) -> Any:
-    """cloudpickle's reduce tuple for a class, with the state applied only to new classes."""
+def guard(rv: Any, cls: type | None = None) -> Any:
+    """cloudpickle's reduce tuple for a class, with the state applied only to new classes.
+
+    With ``cls``, the pickle also records where the class lives and its version, so that a
+    later session that defines the same class (unchanged) gets its own class back.
+    """
     cp = sys.modules.get("cloudpickle.cloudpickle")
     if cp is None or not (isinstance(rv, tuple) and len(rv) == 6):
         return rv
@@ -43,18 +53,59 @@ def guard(rv: Any) -> Any:
         tracker = rv[1][5]
     else:                                     # a cloudpickle we do not know: unchanged
         return rv
-    return (make_class, (rv[0], tracker, rv[1]), rv[2], rv[3], rv[4], set_class_state)
+    origin = _origin(cls) if cls is not None else None
+    return (make_class, (rv[0], tracker, rv[1], origin), rv[2], rv[3], rv[4], set_class_state)
 
 
-def make_class(maker: Any, tracker_id: str | None, args: tuple) -> type:
-    """The live class with this tracker id, or a new skeleton (remembered as fresh)."""
+def _origin(cls: type) -> tuple[str, str, str] | None:
+    """``(module, qualname, version)`` of a class a later session can look up by name."""
+    module, qualname = getattr(cls, "__module__", None), getattr(cls, "__qualname__", "")
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<locals>" in qualname:
+        return None
+    if _resolve(module, qualname) is not cls:  # not reachable by its name: nothing to match
+        return None
+    try:
+        return module, qualname, _version(cls)
+    except Exception:                          # a class we cannot hash: no match later
+        return None
+
+
+def _resolve(module: str, qualname: str) -> Any:
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _version(cls: type) -> str:
+    from jlcache.identity import hash as identity_hash  # classes by their code
+
+    return identity_hash(cls)
+
+
+def make_class(maker: Any, tracker_id: str | None, args: tuple,
+               origin: tuple[str, str, str] | None = None) -> type:
+    """The live class with this tracker id; else the session's own class of that name when
+    it is the same version (a restart: isinstance and == keep working); else a new skeleton
+    (remembered as fresh)."""
     from cloudpickle import cloudpickle as cp
 
     known = cp._DYNAMIC_CLASS_TRACKER_BY_ID.get(tracker_id) if tracker_id is not None else None
+    if known is None and origin is not None:
+        live = _resolve(origin[0], origin[1])
+        if isinstance(live, type) and _same_version(live, origin[2]):
+            return live
     cls = maker(*args)
     if known is None or cls is not known:
         _FRESH.add(cls)
     return cls
+
+
+def _same_version(live: type, version: str) -> bool:
+    try:
+        return _version(live) == version
+    except Exception:
+        return False
 
 
 def set_class_state(cls: type, state: Any) -> type:

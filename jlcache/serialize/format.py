@@ -256,7 +256,7 @@ def _make_pickler_class() -> Any:
             if rv is not None:
                 return rv
             rv = super().reducer_override(obj)
-            return guard(rv) if isinstance(obj, type) else rv
+            return guard(rv, obj) if isinstance(obj, type) else rv
 
     return _ArrayPickler
 

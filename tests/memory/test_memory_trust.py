@@ -317,6 +317,7 @@ def test_instances_of_main_classes_do_not_change_the_version(tmp_path, python):
     assert first[3:] == ["True", "True"]           # hits return the session's own classes
     second = run()                                  # the next session: a hit, same version
     assert second[:3] == ["0", "1", first[2]]
+    assert second[3:] == ["True", "True"]          # the new session's own classes too
     assert len(_versions_on_disk(location)) == 1
 
 

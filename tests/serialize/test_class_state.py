@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+from pathlib import Path
 
 import cloudpickle
 from cloudpickle import cloudpickle as cp
@@ -80,3 +81,45 @@ a = jlcache.load({path!r})
 print(a.value, a.value, type(a).__name__, "value" in vars(a))
 """).stdout.split()
     assert out == ["16", "16", "Area", "True"]  # cached on the instance after the first read
+
+
+# A later session defining the same classes gets its own classes back from a stored value.
+CLASSES = """
+import dataclasses, enum, jlcache
+@dataclasses.dataclass
+class Result:
+    score: float
+    def label(self):
+        return {label!r}
+class Color(enum.Enum):
+    RED = 1
+    BLUE = 2
+"""
+
+
+def _session(python, path: str, label: str, body: str) -> list[str]:
+    script = CLASSES.format(label=label) + body
+    notebook = Path(path).with_suffix(f".{label}.py")  # with source, like a notebook cell
+    notebook.write_text(script)
+    return python(f"import runpy; runpy.run_path({str(notebook)!r}, run_name='__main__')"
+                  ).stdout.split()
+
+
+def test_a_new_session_gets_its_own_unchanged_classes_back(python, tmp_path) -> None:
+    path = str(tmp_path / "value.jlc")
+    _session(python, path, "old", f"jlcache.dump([Result(1.5), Color.BLUE], {path!r})")
+    out = _session(python, path, "old", f"""
+r, c = jlcache.load({path!r})
+print(type(r) is Result, r == Result(1.5), isinstance(r, Result), c is Color.BLUE, r.label())
+""")
+    assert out == ["True", "True", "True", "True", "old"]
+
+
+def test_an_edited_class_gets_the_stored_copy_with_its_old_code(python, tmp_path) -> None:
+    path = str(tmp_path / "value.jlc")
+    _session(python, path, "old", f"jlcache.dump(Result(1.5), {path!r})")
+    out = _session(python, path, "new", f"""
+r = jlcache.load({path!r})
+print(type(r) is Result, type(r).__name__, r.score, r.label())
+""")
+    assert out == ["False", "Result", "1.5", "old"]
