@@ -16,6 +16,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from jlcache.identity import stable
 from jlcache.identity.callables import target as _target
 from jlcache.identity.functions import _Ctx, _entry, _identify, _local
 from jlcache.identity.origin import is_user_function
@@ -65,6 +66,7 @@ def exclude_state(changes: list[tuple[Any, str]]) -> None:
         entry = _entry(fn)
         entry.excluded = entry.excluded | {name}
         entry.last = None
+    stable.invalidate()  # a caller's snapshot may vouch for a helper listed here
 
 
 def describe(func: Callable, changes: list[tuple[Any, str]]) -> str:

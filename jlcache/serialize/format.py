@@ -42,7 +42,7 @@ from jlcache.serialize.reader import FORMAT_VERSION, MAGIC
 
 __all__ = ["dump", "header_length", "load", "normalize_compress", "normalize_mmap_mode",
            "read_header", "read_meta", "read_meta_bytes", "read_meta_from", "read_value",
-           "read_value_bytes", "read_value_from", "verify_value_from", "writable_mapping",
+           "read_value_and_pickle_from", "read_value_bytes", "read_value_from", "verify_value_from", "writable_mapping",
            "write_value"]
 
 SMALL_FILE = 64 * 1024  # files up to this size are read with a single read()
@@ -130,6 +130,17 @@ def read_value_from(fd: int, name: str, mmap_mode: str | None = None,
         mode = normalize_mmap_mode(mmap_mode)  # raises the explanation
     # mapped: the arrays are not read, so the first read takes the header, not 64 KB
     return _reader.Reader(name, fd, _META_READ if mode else SMALL_FILE, st).value(mode)
+
+
+def read_value_and_pickle_from(fd: int, name: str, st: os.stat_result | None = None
+                               ) -> tuple[Any, dict, bytes | None]:
+    """``read_value_from(fd, name, None, st)`` plus the validated pickle's bytes, or
+    ``None`` for them when the value has arrays stored beside its pickle.
+
+    Why: a store may keep a small value's bytes and unpickle them again on the next hit
+    (``store.hot``) instead of reading and validating the file again.
+    """
+    return _reader.Reader(name, fd, SMALL_FILE, st).value_and_pickle()
 
 
 def read_value_bytes(data: bytes | bytearray | memoryview, name: str) -> tuple[Any, dict]:

@@ -190,6 +190,15 @@ class Reader:
         source = self._array_source(specs, payload, mmap_mode) if specs else None
         return self._loads(data, source), self.header["meta"]
 
+    def value_and_pickle(self) -> tuple[Any, dict, bytes | None]:
+        """``value(None)`` plus the validated pickle's bytes when they are the whole value
+        (no arrays beside them), for a caller that keeps small values in memory."""
+        if self.header["arrays"]:
+            return *self.value(None), None
+        _, data = self._checked_pickle()
+        raw = bytes(data)
+        return self._loads(raw, None), self.header["meta"], raw
+
     def check(self) -> dict:
         """Verify every checksum (pickle and arrays) without unpickling; returns the meta.
 

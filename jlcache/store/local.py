@@ -19,6 +19,7 @@ speed matters most, and the ``Store`` interface's promises (see ``store/base.py`
 from __future__ import annotations
 
 import os
+import pickle
 import stat
 import threading
 import time
@@ -29,6 +30,7 @@ from typing import Any
 
 from jlcache.serialize import (
     read_meta_from,
+    read_value_and_pickle_from,
     read_value_from,
     verify_value_from,
     writable_mapping,
@@ -47,7 +49,8 @@ from jlcache.store.layout import (  # noqa: F401 - also imported from here by ol
 )
 from jlcache.store.location import FORMAT, prepare_location
 from jlcache.store.maintenance import Maintenance, disk_bytes
-from jlcache.store.trust import Untrusted
+from jlcache.store.hot import HOT, fresh_meta, now_ns
+from jlcache.store.trust import Untrusted, trusted
 
 __all__ = ["FORMAT", "LocalStore"]
 
@@ -150,17 +153,39 @@ class LocalStore(Store):
 
     def get(self, ref: EntryRef, mmap_mode: str | None = None) -> tuple[Any, dict[str, Any]]:
         """``(value, meta)``; ``KeyError`` if absent (or a symlink), ``CorruptEntryError`` if
-        damaged; an ``OSError`` means the process ran out of descriptors or memory."""
+        damaged; an ``OSError`` means the process ran out of descriptors or memory.
+
+        A small value read before is unpickled from memory once one ``lstat`` shows its file
+        unchanged and still trusted (``store.hot``); anything else is a full read.
+        """
+        if mmap_mode is None:
+            path, parts, _ = self._disk.where(ref)
+            kept = HOT.get(path)
+            if kept is not None and self._disk.dirs.fresh(parts):
+                found = _kept_value(path, kept, self._root)
+                if found is not None:
+                    self._access.touch(ref)
+                    return found
+        return self._read(ref, mmap_mode)
+
+    def _read(self, ref: EntryRef, mmap_mode: str | None) -> tuple[Any, dict[str, Any]]:
         write = mmap_mode is not None and writable_mapping(mmap_mode)
-        path, fd, st = self._disk.open_entry(ref, write, 5)
+        read_at = now_ns()  # before the open: see HotEntries.keep
+        path, fd, st = self._disk.open_entry(ref, write, 6)
+        raw = None
         try:
-            value, meta = read_value_from(fd, path, mmap_mode, st)
+            if mmap_mode is None:
+                value, meta, raw = read_value_and_pickle_from(fd, path, st)
+            else:
+                value, meta = read_value_from(fd, path, mmap_mode, st)
         except OSError as exc:
             raise read_failed(exc, path) from None
         finally:
             os.close(fd)
         meta["size"] = st.st_size  # the header is parsed afresh on every read: ours to extend
         meta["disk"] = disk_bytes(st)
+        if mmap_mode is None:
+            HOT.keep(path, st, read_at, raw, fresh_meta(meta), meta["disk"])
         self._access.touch(ref)
         return value, meta
 
@@ -251,6 +276,28 @@ class LocalStore(Store):
 
     def sweep_temporaries(self) -> int:
         return self.maintenance.sweep_temporaries()
+
+
+def _kept_value(path: str, kept: tuple, root: str) -> tuple[Any, dict[str, Any]] | None:
+    """The kept value of ``path`` if one ``lstat`` shows the very file it was read from,
+    unchanged and trusted; ``None`` (and the copy dropped) sends the caller to a full read,
+    which decides what a missing, changed or untrusted file means."""
+    ident, data, meta, _ = kept
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        HOT.discard(path)
+        return None
+    if (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != ident \
+            or not stat.S_ISREG(st.st_mode) or not trusted(st):
+        HOT.discard(path)
+        return None
+    try:
+        value = pickle.loads(data)
+    except Exception:  # a class gone or changed since: the full read words it
+        HOT.discard(path)
+        return None
+    return value, fresh_meta(meta)
 
 
 def _written_disk(name: str, dfd: int, size: int) -> int:
