@@ -67,10 +67,7 @@ def unchanged(func: types.FunctionType, snap: Snapshot) -> bool:
         except ValueError:  # emptied since
             if obj is not MISSING:
                 return False
-    for helper, hsnap in snap.helpers:
-        if not unchanged(helper, hsnap):
-            return False
-    return True
+    return not snap.helpers or all(unchanged(h, hsnap) for h, hsnap in snap.helpers)
 
 
 def take(func: types.FunctionType, names: tuple[str, ...], excluded: frozenset[str],

@@ -35,6 +35,7 @@ from jlcache.identity.own_state import describe, exclude_state, mutated_state, s
 from jlcache.memory import entries
 from jlcache.memory.keys import (
     ArgBinder,
+    KeyMemo,
     check_ignore,
     first_source_line,
     signature_line,
@@ -86,6 +87,7 @@ class MemorizedFunc:
         self.cache_validation_callback = cache_validation_callback
         self._binder = ArgBinder(func, self.ignore)
         self._stateless = type(func) is types.FunctionType  # bound_state(plain function) == ()
+        self._keys = KeyMemo()
         functools.update_wrapper(self, func, updated=())
         self._name = ""
         self._last: tuple[Any, int, tuple[str, str, str]] = (None, -1, ("", "", ""))
@@ -122,10 +124,14 @@ class MemorizedFunc:
     def _ref(self, args: tuple, kwargs: dict) -> EntryRef:
         bound = self._binder.bind(args, kwargs)
         _, group, version = self._identity()
-        try:
-            key = _hash((bound, () if self._stateless else bound_state(self.func)))
-        except UnhashableError as exc:
-            raise self._name_unhashable(bound, exc) from exc
+        key = self._keys.get(bound) if self._stateless else None
+        if key is None:
+            try:
+                key = _hash((bound, () if self._stateless else bound_state(self.func)))
+            except UnhashableError as exc:
+                raise self._name_unhashable(bound, exc) from exc
+            if self._stateless:
+                self._keys.remember(bound, key)
         return EntryRef(_KIND, group, version, key)
 
     def _name_unhashable(self, bound: tuple, exc: Exception) -> UnhashableError:

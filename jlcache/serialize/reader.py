@@ -262,7 +262,7 @@ class Reader:
         if len(text) <= self.hlen:  # null is shorter than the digest it replaces
             os.pwrite(self.fd, text.ljust(self.hlen), 8)
 
-    def _loads(self, data: memoryview, source: Any) -> Any:
+    def _loads(self, data: memoryview | bytes, source: Any) -> Any:
         if source is not None:
             stack = local.__dict__.setdefault("sources", [])
             stack.append(source)

@@ -40,9 +40,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
 
-__all__ = ["HOT", "RACY_NS", "HotEntries", "fresh_meta", "identity", "now_ns"]
+__all__ = ["HOT", "RACY_NS", "HotEntries", "fresh_meta", "identity", "nested_keys", "now_ns"]
 
 RACY_NS = 50_000_000  # 50 ms: above any kernel's timestamp tick (1/HZ <= 10 ms)
 _ENABLED = os.name == "posix"  # st_ctime is the change time there (creation time on Windows)
@@ -56,12 +55,12 @@ def identity(st: os.stat_result) -> Ident:
 
 
 class HotEntries:
-    """``path -> (identity, pickle bytes, metadata, allocated bytes)``, LRU within a budget."""
+    """``path -> (identity, pickle bytes, metadata, its nested keys)``, LRU within a budget."""
 
     def __init__(self, budget: int = 32 * 2**20, max_entry: int = 64 * 2**10) -> None:
         self.budget = budget
         self.max_entry = max_entry
-        self._items: OrderedDict[str, tuple[Ident, bytes, dict, int]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[Ident, bytes, dict, tuple[str, ...]]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -73,7 +72,7 @@ class HotEntries:
         """Bytes of pickles held now (never above ``budget``)."""
         return self._bytes
 
-    def get(self, path: str) -> tuple[Ident, bytes, dict, int] | None:
+    def get(self, path: str) -> tuple[Ident, bytes, dict, tuple[str, ...]] | None:
         """The kept copy of ``path`` (the caller compares its identity), most recent first."""
         item = self._items.get(path)
         if item is not None:
@@ -84,7 +83,7 @@ class HotEntries:
         return item
 
     def keep(self, path: str, st: os.stat_result, read_at_ns: int, data: bytes | None,
-             meta: dict, disk: int) -> None:
+             meta: dict) -> None:
         """Keep ``data`` (the validated pickle of the file ``st`` describes, read after
         ``read_at_ns``) if it is small and the file old enough to be told apart from any
         later change (see ``RACY_NS``); otherwise drop any copy."""
@@ -97,7 +96,7 @@ class HotEntries:
             old = self._items.pop(path, None)
             if old is not None:
                 self._bytes -= len(old[1])
-            self._items[path] = (identity(st), data, meta, disk)
+            self._items[path] = (identity(st), data, meta, nested_keys(meta))
             self._bytes += size
             while self._bytes > self.budget:
                 _, dropped = self._items.popitem(last=False)
@@ -128,10 +127,19 @@ class HotEntries:
 HOT = HotEntries()
 
 
-def fresh_meta(meta: dict) -> dict:
+def fresh_meta(meta: dict, nested: tuple[str, ...] | None = None) -> dict:
     """A copy of ``meta`` the caller may change (its dict and list values copied too), so a
-    kept entry's metadata never changes through what a hit returned."""
-    return {k: v.copy() if type(v) is dict or type(v) is list else v for k, v in meta.items()}
+    kept entry's metadata never changes through what a hit returned. ``nested`` names
+    those values when known (``nested_keys``)."""
+    out = meta.copy()
+    for key in nested_keys(meta) if nested is None else nested:
+        out[key] = out[key].copy()
+    return out
+
+
+def nested_keys(meta: dict) -> tuple[str, ...]:
+    """The keys of ``meta`` whose values are dicts or lists (copied by ``fresh_meta``)."""
+    return tuple(k for k, v in meta.items() if type(v) is dict or type(v) is list)
 
 
 def now_ns() -> int:

@@ -39,6 +39,7 @@ from jlcache.serialize import (
 from jlcache.store.access import AccessLog
 from jlcache.store.base import Info, Store, Where, flush_at_exit
 from jlcache.store.disk import DiskLayout, read_failed
+from jlcache.store.hot import HOT, fresh_meta, now_ns
 from jlcache.store.layout import (  # noqa: F401 - also imported from here by older code
     KINDS,
     EntryInfo,
@@ -49,7 +50,6 @@ from jlcache.store.layout import (  # noqa: F401 - also imported from here by ol
 )
 from jlcache.store.location import FORMAT, prepare_location
 from jlcache.store.maintenance import Maintenance, disk_bytes
-from jlcache.store.hot import HOT, fresh_meta, now_ns
 from jlcache.store.trust import Untrusted, trusted
 
 __all__ = ["FORMAT", "LocalStore"]
@@ -185,7 +185,7 @@ class LocalStore(Store):
         meta["size"] = st.st_size  # the header is parsed afresh on every read: ours to extend
         meta["disk"] = disk_bytes(st)
         if mmap_mode is None:
-            HOT.keep(path, st, read_at, raw, fresh_meta(meta), meta["disk"])
+            HOT.keep(path, st, read_at, raw, fresh_meta(meta))
         self._access.touch(ref)
         return value, meta
 
@@ -282,7 +282,7 @@ def _kept_value(path: str, kept: tuple, root: str) -> tuple[Any, dict[str, Any]]
     """The kept value of ``path`` if one ``lstat`` shows the very file it was read from,
     unchanged and trusted; ``None`` (and the copy dropped) sends the caller to a full read,
     which decides what a missing, changed or untrusted file means."""
-    ident, data, meta, _ = kept
+    ident, data, meta, nested = kept
     try:
         st = os.stat(path, follow_symlinks=False)
     except OSError:
@@ -297,7 +297,7 @@ def _kept_value(path: str, kept: tuple, root: str) -> tuple[Any, dict[str, Any]]
     except Exception:  # a class gone or changed since: the full read words it
         HOT.discard(path)
         return None
-    return value, fresh_meta(meta)
+    return value, fresh_meta(meta, nested)
 
 
 def _written_disk(name: str, dfd: int, size: int) -> int:
