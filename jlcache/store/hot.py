@@ -67,6 +67,9 @@ class HotEntries:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, path: object) -> bool:
+        return path in self._items
+
     @property
     def nbytes(self) -> int:
         """Bytes of pickles held now (never above ``budget``)."""

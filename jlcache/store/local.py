@@ -140,6 +140,7 @@ class LocalStore(Store):
                     self._recreate_location()
                 time.sleep(0.002 * attempt)  # let a running clear finish its sweep first
         self._access.discard(ref)
+        HOT.discard(path)  # the file was replaced: its copy could not match again anyway
         if self.bytes_limit is not None:
             self.maintenance.enforce_limit(size, self.bytes_limit)
         return size
