@@ -41,7 +41,7 @@ import threading
 import time
 from collections import OrderedDict
 
-__all__ = ["HOT", "RACY_NS", "HotEntries", "fresh_meta", "identity", "nested_keys", "now_ns"]
+__all__ = ["HEADERS", "HOT", "RACY_NS", "HotEntries", "discard", "forget_under", "fresh_meta", "identity", "nested_keys", "now_ns"]
 
 RACY_NS = 50_000_000  # 50 ms: above any kernel's timestamp tick (1/HZ <= 10 ms)
 _ENABLED = os.name == "posix"  # st_ctime is the change time there (creation time on Windows)
@@ -128,6 +128,21 @@ class HotEntries:
 
 # One per process: the budget bounds what all caches opened by this process keep.
 HOT = HotEntries()
+# The same for the headers of values read memory-mapped (``(first bytes, header)``): their
+# arrays are mapped afresh on each hit, only the header's read and checks are saved.
+HEADERS = HotEntries(budget=4 * 2**20, max_entry=4096)
+
+
+def discard(path: str) -> None:
+    """Forget what is kept of the entry ``path`` (deleted or replaced through our API)."""
+    HOT.discard(path)
+    HEADERS.discard(path)
+
+
+def forget_under(folder: str) -> None:
+    """Forget what is kept of the entries inside ``folder`` (a version, group or cache)."""
+    HOT.forget_under(folder)
+    HEADERS.forget_under(folder)
 
 
 def fresh_meta(meta: dict, nested: tuple[str, ...] | None = None) -> dict:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jlcache.serialize import (
+    read_mapped_from,
     read_meta_from,
     read_value_and_pickle_from,
     read_value_from,
@@ -36,10 +37,11 @@ from jlcache.serialize import (
     writable_mapping,
     write_value,
 )
+from jlcache.store import hot
 from jlcache.store.access import AccessLog
 from jlcache.store.base import Info, Store, Where, flush_at_exit
 from jlcache.store.disk import DiskLayout, read_failed
-from jlcache.store.hot import HOT, fresh_meta, now_ns
+from jlcache.store.hot import HEADERS, HOT, fresh_meta, identity, now_ns
 from jlcache.store.layout import (  # noqa: F401 - also imported from here by older code
     KINDS,
     EntryInfo,
@@ -54,6 +56,7 @@ from jlcache.store.trust import Untrusted, trusted
 
 __all__ = ["FORMAT", "LocalStore"]
 
+_READ_ONLY_MAPS = ("r", "c", "readonly", "copyonwrite")  # the file never changes through these
 _PUT_ATTEMPTS = 5  # a put racing concurrent clears recreates its directories this many times
 
 
@@ -140,7 +143,7 @@ class LocalStore(Store):
                     self._recreate_location()
                 time.sleep(0.002 * attempt)  # let a running clear finish its sweep first
         self._access.discard(ref)
-        HOT.discard(path)  # the file was replaced: its copy could not match again anyway
+        hot.discard(path)  # the file was replaced: its copy could not match again anyway
         if self.bytes_limit is not None:
             self.maintenance.enforce_limit(size, self.bytes_limit)
         return size
@@ -177,6 +180,8 @@ class LocalStore(Store):
         try:
             if mmap_mode is None:
                 value, meta, raw = read_value_and_pickle_from(fd, path, st)
+            elif mmap_mode in _READ_ONLY_MAPS:
+                value, meta = _mapped(fd, path, mmap_mode, st, read_at)
             else:
                 value, meta = read_value_from(fd, path, mmap_mode, st)
         except OSError as exc:
@@ -277,6 +282,19 @@ class LocalStore(Store):
 
     def sweep_temporaries(self) -> int:
         return self.maintenance.sweep_temporaries()
+
+
+def _mapped(fd: int, path: str, mmap_mode: str, st: os.stat_result,
+            read_at: int) -> tuple[Any, dict[str, Any]]:
+    """A read-only mapped read, reusing the header kept from the last read of this very,
+    unchanged file (``HEADERS``; the same identity rule as ``HOT``)."""
+    kept = HEADERS.get(path)
+    unchanged = kept is not None and kept[0] == identity(st)
+    value, meta, keep = read_mapped_from(fd, path, mmap_mode, st,
+                                         (kept[1], kept[2]) if unchanged else None)  # type: ignore[index]
+    if not unchanged:
+        HEADERS.keep(path, st, read_at, *keep)
+    return value, meta
 
 
 def _kept_value(path: str, kept: tuple, root: str) -> tuple[Any, dict[str, Any]] | None:

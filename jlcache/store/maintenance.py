@@ -22,9 +22,9 @@ from pathlib import Path
 from jlcache import _fs
 from jlcache.errors import CorruptEntryError
 from jlcache.serialize import read_meta
+from jlcache.store import hot
 from jlcache.store.access import AccessLog
 from jlcache.store.disk import DiskLayout, Parts
-from jlcache.store.hot import HOT
 from jlcache.store.layout import (
     INFO,
     KINDS,
@@ -183,7 +183,7 @@ class Maintenance:
         """Remove one entry; ``False`` if it was not there (or sits behind a symlink)."""
         path, parts, name = self._disk.where(ref)
         self._access.discard(ref)
-        HOT.discard(path)
+        hot.discard(path)
         self._estimate = None
         try:  # relative to the version folder we opened: never through a link put there since
             with self._disk.dirs.borrow(parts, safe=False) as dfd:
@@ -226,7 +226,7 @@ class Maintenance:
 
         self._disk.dirs.forget(matches)
         self._access.forget(matches)
-        HOT.forget_under(self._disk.path_of(tuple(p for p in (kind, group, version) if p)))
+        hot.forget_under(self._disk.path_of(tuple(p for p in (kind, group, version) if p)))
         self._estimate = None
 
     # ------------------------------------------------------------------------- eviction
@@ -253,7 +253,7 @@ class Maintenance:
             for _, _, path, ref, _ in victims:
                 _fs.unlink_quiet(path)
                 self._access.discard(ref)
-                HOT.discard(path)
+                hot.discard(path)
             self._prune_empty({(r.kind, r.group, r.version) for _, _, _, r, _ in victims})
             self._estimate = total
             self._estimate_at = time.monotonic()
