@@ -188,3 +188,45 @@ def test_the_byte_budget_holds_and_the_least_recently_used_go_first():
     hot.keep("a", _Stat(now), now, b"x", {})  # type: ignore[arg-type]
     assert "a" not in hot  # changed within the racy window: dropped, not kept
     assert hot.nbytes == 600
+
+
+# ----------------------------------------------------------------------------- mapped reads
+def test_a_mapped_hit_reuses_the_kept_header_only_while_the_file_is_unchanged(store, monkeypatch,
+                                                                              python):
+    np = pytest.importorskip("numpy")
+    from jlcache.serialize import reader
+    from jlcache.store.hot import HEADERS
+
+    store.put(ref(), {"a": np.arange(1000.0)}, {"input_args": {"x": "1"}})
+    _old_enough()
+    first, meta = store.get(ref(), mmap_mode="r")
+    path = str(store.path(ref()))
+    assert path in HEADERS
+    parsed: list[int] = []
+    real = reader.Reader._parse_header
+    monkeypatch.setattr(reader.Reader, "_parse_header",
+                        lambda self: parsed.append(1) or real(self))
+    meta["input_args"]["x"] = "changed"
+    second, meta2 = store.get(ref(), mmap_mode="r")
+    assert parsed == [] and meta2["input_args"] == {"x": "1"}  # the kept header, unchanged
+    arr = second["a"]
+    assert isinstance(arr, np.memmap) and not arr.flags.writeable and arr.filename == path
+    assert arr.offset == first["a"].offset and np.array_equal(arr, np.arange(1000.0))
+    python(f"""
+        import numpy as np
+        from jlcache.store import EntryRef, LocalStore
+        LocalStore({str(store.location)!r}).put(EntryRef("functions", "mod.f", {VERSION!r}, "k1"),
+                                                {{"a": np.arange(1000.0) + 1}}, {{}})
+    """)
+    third, _ = store.get(ref(), mmap_mode="r")
+    assert parsed == [1] and np.array_equal(third["a"], np.arange(1000.0) + 1)
+
+
+def test_a_mapped_hit_on_a_truncated_file_is_noticed(store):
+    np = pytest.importorskip("numpy")
+    store.put(ref(), np.arange(1000.0), {})
+    _old_enough()
+    store.get(ref(), mmap_mode="r")
+    os.truncate(store.path(ref()), 2000)
+    with pytest.raises(CorruptEntryError):
+        store.get(ref(), mmap_mode="r")
