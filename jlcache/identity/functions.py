@@ -91,7 +91,7 @@ def identify(func: Callable) -> FunctionIdentity:
     """The identity of ``func`` (partials, methods and callable objects: of the code behind)."""
     if type(func) is _FunctionType:  # repeated calls: nothing it reads rebound (``stable``)
         hit = _ENTRIES.get(id(func))
-        if hit is not None:
+        if hit is not None and _local.__dict__.get("ctx") is None:  # (nested: cuts may differ)
             entry = hit[1]
             snap, last = entry.snap, entry.last
             if (snap is not None and last is not None and hit[0]() is func

@@ -56,6 +56,7 @@ from jlcache.store.trust import Untrusted, trusted
 
 __all__ = ["FORMAT", "LocalStore"]
 
+_S_ISREG = stat.S_ISREG
 _READ_ONLY_MAPS = ("r", "c", "readonly", "copyonwrite")  # the file never changes through these
 _PUT_ATTEMPTS = 5  # a put racing concurrent clears recreates its directories this many times
 
@@ -166,7 +167,7 @@ class LocalStore(Store):
             path, parts, _ = self._disk.where(ref)
             kept = HOT.get(path)
             if kept is not None and self._disk.dirs.fresh(parts):
-                found = _kept_value(path, kept, self._root)
+                found = _kept_value(path, kept)
                 if found is not None:
                     self._access.touch(ref)
                     return found
@@ -297,7 +298,7 @@ def _mapped(fd: int, path: str, mmap_mode: str, st: os.stat_result,
     return value, meta
 
 
-def _kept_value(path: str, kept: tuple, root: str) -> tuple[Any, dict[str, Any]] | None:
+def _kept_value(path: str, kept: tuple) -> tuple[Any, dict[str, Any]] | None:
     """The kept value of ``path`` if one ``lstat`` shows the very file it was read from,
     unchanged and trusted; ``None`` (and the copy dropped) sends the caller to a full read,
     which decides what a missing, changed or untrusted file means."""
@@ -308,7 +309,7 @@ def _kept_value(path: str, kept: tuple, root: str) -> tuple[Any, dict[str, Any]]
         HOT.discard(path)
         return None
     if (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != ident \
-            or not stat.S_ISREG(st.st_mode) or not trusted(st):
+            or not _S_ISREG(st.st_mode) or not trusted(st):
         HOT.discard(path)
         return None
     try:
