@@ -42,7 +42,7 @@ from jlcache.serialize.reader import FORMAT_VERSION, MAGIC
 
 __all__ = ["dump", "header_length", "load", "normalize_compress", "normalize_mmap_mode",
            "read_header", "read_meta", "read_meta_bytes", "read_meta_from", "read_value",
-           "read_mapped_from", "read_value_and_pickle_from", "read_value_bytes", "read_value_from",
+           "read_kept", "read_mapped_from", "read_value_and_pickle_from", "read_value_bytes", "read_value_from",
            "verify_value_from", "writable_mapping", "write_value"]
 
 SMALL_FILE = 64 * 1024  # files up to this size are read with a single read()
@@ -133,14 +133,23 @@ def read_value_from(fd: int, name: str, mmap_mode: str | None = None,
 
 
 def read_value_and_pickle_from(fd: int, name: str, st: os.stat_result | None = None
-                               ) -> tuple[Any, dict, bytes | None]:
-    """``read_value_from(fd, name, None, st)`` plus the validated pickle's bytes, or
-    ``None`` for them when the value has arrays stored beside its pickle.
+                               ) -> tuple[Any, dict, bytes | tuple[bytes, dict] | None]:
+    """``read_value_from(fd, name, None, st)`` plus what to keep to load it again without
+    the file: the validated pickle's bytes (a value without arrays), ``(file bytes,
+    header)`` (a small value with arrays: ``read_kept``), or ``None`` (a large one).
 
     Why: a store may keep a small value's bytes and unpickle them again on the next hit
     (``store.hot``) instead of reading and validating the file again.
     """
     return _reader.Reader(name, fd, SMALL_FILE, st).value_and_pickle()
+
+
+def read_kept(name: str, data: bytes, header: dict) -> Any:
+    """The value of a small file with arrays from what ``read_value_and_pickle_from`` gave
+    to keep, for a caller that proved the file unchanged since. The pickle's and arrays'
+    checksums are verified again (cheap at this size); every call returns new arrays
+    over a new buffer."""
+    return _reader.Reader.kept(name, -1, len(data), data, header).value(None)[0]
 
 
 def read_mapped_from(fd: int, name: str, mmap_mode: str, st: os.stat_result,

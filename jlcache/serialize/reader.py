@@ -210,11 +210,16 @@ class Reader:
         source = self._array_source(specs, payload, mmap_mode) if specs else None
         return self._loads(data, source), self.header["meta"]
 
-    def value_and_pickle(self) -> tuple[Any, dict, bytes | None]:
-        """``value(None)`` plus the validated pickle's bytes when they are the whole value
-        (no arrays beside them), for a caller that keeps small values in memory."""
+    def value_and_pickle(self) -> tuple[Any, dict, Any]:
+        """``value(None)`` plus what a caller that keeps small values in memory may keep:
+        the validated pickle's bytes when they are the whole value; ``(file bytes, header)``
+        for a value with arrays whose whole file was read (``kept_value`` loads it again);
+        ``None`` when the file was not read whole."""
         if self.header["arrays"]:
-            return *self.value(None), None
+            value, meta = self.value(None)
+            if self.size > len(self.head):
+                return value, meta, None
+            return value, meta, (bytes(self.head), {**self.header, "meta": fresh(meta)})
         _, data = self._checked_pickle()
         raw = bytes(data)
         return self._loads(raw, None), self.header["meta"], raw

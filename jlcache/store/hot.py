@@ -47,6 +47,8 @@ RACY_NS = 50_000_000  # 50 ms: above any kernel's timestamp tick (1/HZ <= 10 ms)
 _ENABLED = os.name == "posix"  # st_ctime is the change time there (creation time on Windows)
 
 Ident = tuple[int, int, int, int, int]
+# identity, bytes, metadata, its keys holding dicts/lists, the header when bytes = the file
+Kept = tuple[Ident, bytes, dict, tuple[str, ...], "dict | None"]
 
 
 def identity(st: os.stat_result) -> Ident:
@@ -55,12 +57,12 @@ def identity(st: os.stat_result) -> Ident:
 
 
 class HotEntries:
-    """``path -> (identity, pickle bytes, metadata, its nested keys)``, LRU within a budget."""
+    """``path -> Kept`` (identity, bytes, metadata...), LRU within a byte budget."""
 
     def __init__(self, budget: int = 32 * 2**20, max_entry: int = 64 * 2**10) -> None:
         self.budget = budget
         self.max_entry = max_entry
-        self._items: OrderedDict[str, tuple[Ident, bytes, dict, tuple[str, ...]]] = OrderedDict()
+        self._items: OrderedDict[str, Kept] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -75,7 +77,7 @@ class HotEntries:
         """Bytes of pickles held now (never above ``budget``)."""
         return self._bytes
 
-    def get(self, path: str) -> tuple[Ident, bytes, dict, tuple[str, ...]] | None:
+    def get(self, path: str) -> Kept | None:
         """The kept copy of ``path`` (the caller compares its identity), most recent first."""
         item = self._items.get(path)
         if item is not None:
@@ -86,9 +88,10 @@ class HotEntries:
         return item
 
     def keep(self, path: str, st: os.stat_result, read_at_ns: int, data: bytes | None,
-             meta: dict) -> None:
+             meta: dict, header: dict | None = None) -> None:
         """Keep ``data`` (the validated pickle of the file ``st`` describes, read after
-        ``read_at_ns``) if it is small and the file old enough to be told apart from any
+        ``read_at_ns``; with ``header`` the whole file, holding arrays) if it is small and
+        the file old enough to be told apart from any
         later change (see ``RACY_NS``); otherwise drop any copy."""
         size = 0 if data is None else len(data)
         if (data is None or not _ENABLED or size > self.max_entry or size > self.budget
@@ -99,7 +102,7 @@ class HotEntries:
             old = self._items.pop(path, None)
             if old is not None:
                 self._bytes -= len(old[1])
-            self._items[path] = (identity(st), data, meta, nested_keys(meta))
+            self._items[path] = (identity(st), data, meta, nested_keys(meta), header)
             self._bytes += size
             while self._bytes > self.budget:
                 _, dropped = self._items.popitem(last=False)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jlcache.serialize import (
+    read_kept,
     read_mapped_from,
     read_meta_from,
     read_value_and_pickle_from,
@@ -177,7 +178,7 @@ class LocalStore(Store):
         write = mmap_mode is not None and writable_mapping(mmap_mode)
         read_at = now_ns()  # before the open: see HotEntries.keep
         path, fd, st = self._disk.open_entry(ref, write, 6)
-        raw = None
+        raw: bytes | tuple[bytes, dict] | None = None
         try:
             if mmap_mode is None:
                 value, meta, raw = read_value_and_pickle_from(fd, path, st)
@@ -192,7 +193,8 @@ class LocalStore(Store):
         meta["size"] = st.st_size  # the header is parsed afresh on every read: ours to extend
         meta["disk"] = disk_bytes(st)
         if mmap_mode is None:
-            HOT.keep(path, st, read_at, raw, fresh_meta(meta))
+            data, header = raw if isinstance(raw, tuple) else (raw, None)
+            HOT.keep(path, st, read_at, data, fresh_meta(meta), header)
         self._access.touch(ref)
         return value, meta
 
@@ -302,7 +304,7 @@ def _kept_value(path: str, kept: tuple) -> tuple[Any, dict[str, Any]] | None:
     """The kept value of ``path`` if one ``lstat`` shows the very file it was read from,
     unchanged and trusted; ``None`` (and the copy dropped) sends the caller to a full read,
     which decides what a missing, changed or untrusted file means."""
-    ident, data, meta, nested = kept
+    ident, data, meta, nested, header = kept
     try:
         st = os.stat(path, follow_symlinks=False)
     except OSError:
@@ -313,7 +315,7 @@ def _kept_value(path: str, kept: tuple) -> tuple[Any, dict[str, Any]] | None:
         HOT.discard(path)
         return None
     try:
-        value = pickle.loads(data)
+        value = pickle.loads(data) if header is None else read_kept(path, data, header)
     except Exception:  # a class gone or changed since: the full read words it
         HOT.discard(path)
         return None

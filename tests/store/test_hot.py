@@ -155,14 +155,47 @@ def test_delete_and_clear_through_the_api_drop_the_copies(store):
         store.get(ref())
 
 
-def test_values_with_arrays_and_mapped_reads_are_not_kept(store):
+@pytest.mark.parametrize("compress", [0, 3])
+def test_small_values_with_arrays_are_kept_and_each_hit_gets_its_own_arrays(store, compress):
     np = pytest.importorskip("numpy")
-    store.put(ref(), np.arange(3), {})
+    r = ref()
+    store.put(r, {"a": np.arange(100.0), "b": [np.ones(3, dtype=np.int8)]}, {}, compress=compress)
+    _old_enough()
+    store.get(r)
+    assert str(store.path(r)) in HOT
+    first, _ = store.get(r)
+    second, _ = store.get(r)
+    assert first["a"] is not second["a"] and np.array_equal(first["a"], np.arange(100.0))
+    first["a"][0] = -1  # writable, like a full read's arrays, and shared with no other hit
+    assert second["a"][0] == 0 and store.get(r)[0]["a"][0] == 0
+    assert second["b"][0].dtype == np.int8 and np.array_equal(second["b"][0], [1, 1, 1])
+
+
+def test_an_array_changed_in_place_in_a_kept_file_is_noticed(store):
+    np = pytest.importorskip("numpy")
+    store.put(ref(), np.arange(100.0), {})
+    _old_enough()
+    store.get(ref())
+    path = store.path(ref())
+    assert str(path) in HOT
+    data = bytearray(path.read_bytes())
+    data[-8:] = np.float64(-5.0).tobytes()  # the last element; its checksum now fails
+    with open(path, "r+b") as fh:
+        fh.write(data)
+    with pytest.raises(CorruptEntryError):
+        store.get(ref())
+
+
+def test_large_values_and_mapped_reads_are_not_kept_whole(store):
+    np = pytest.importorskip("numpy")
+    store.put(ref(), np.arange(20_000.0), {})  # 160 kB: larger than one kept entry may be
     _old_enough()
     store.get(ref())
     assert str(store.path(ref())) not in HOT
-    store.get(ref(), mmap_mode="r")
-    assert str(store.path(ref())) not in HOT
+    store.put(ref("k2"), np.arange(3.0), {})
+    _old_enough()
+    store.get(ref("k2"), mmap_mode="r")
+    assert str(store.path(ref("k2"))) not in HOT  # its header only (HEADERS)
 
 
 # ----------------------------------------------------------------------------- the budget
