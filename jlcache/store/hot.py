@@ -5,8 +5,10 @@ it, parse the JSON header and check the pickle's checksum: four system calls and
 several times what reading one small file costs. A notebook re-running a cell hits the
 same few entries again and again, and between two hits the file almost never changes.
 
-What is kept, per entry: the validated pickle bytes (decompressed), the header's metadata
-and the file's *identity* as one ``lstat`` sees it::
+What is kept, per entry: the validated pickle bytes (decompressed; for a value with arrays,
+the whole file and its parsed header, so the arrays are rebuilt over a new buffer and
+their checksums verified on each hit), the header's metadata and the file's *identity*
+as one ``lstat`` sees it::
 
     (st_ino, st_dev, st_size, st_mtime_ns, st_ctime_ns)
 
@@ -27,9 +29,10 @@ until it is that old.
 
 The folders on the way are vetted on the same schedule as for a full read
 (``TrustedDirs.ttl``, by the caller); a folder replaced by a link in between can only lead
-the ``lstat`` to the same unchanged inode, whose bytes were validated already.
+the ``lstat`` to the same unchanged inode, whose bytes were validated already (and the
+next vetting, within ``ttl``, refuses the link).
 
-Memory is bounded: only entries whose pickle is at most ``max_entry`` bytes are kept, and
+Memory is bounded: only entries of at most ``max_entry`` bytes are kept, and
 all of them together within ``budget`` bytes, least recently used dropped first. Each hit
 unpickles the bytes again, so no two hits share a mutable object.
 """
