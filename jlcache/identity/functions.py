@@ -92,11 +92,9 @@ def identify(func: Callable) -> FunctionIdentity:
     if type(func) is _FunctionType:  # repeated calls: nothing it reads rebound (``stable``)
         hit = _ENTRIES.get(id(func))
         if hit is not None and _local.__dict__.get("ctx") is None:  # (nested: cuts may differ)
-            entry = hit[1]
-            snap, last = entry.snap, entry.last
-            if (snap is not None and last is not None and hit[0]() is func
-                    and stable.unchanged(func, snap)):
-                return last[1]
+            snap = hit[1].snap
+            if snap is not None and hit[0]() is func and stable.unchanged(func, snap):
+                return snap.ident
     target, owner = _target(func)
     ctx = _local.__dict__.get("ctx")
     if ctx is not None:
@@ -106,8 +104,8 @@ def identify(func: Callable) -> FunctionIdentity:
         snap = _snapshot(target, owner)
         ident = _identify(target, ctx, owner)
         if snap is not None and ctx.cuts == 0:
-            entry = _entry(target)
-            entry.snap = snap if entry.last is not None and entry.last[1] is ident else None
+            snap.ident = ident  # what it vouches for: this top-level result, nothing nested
+            _entry(target).snap = snap
         return ident
     finally:
         _local.ctx = None
@@ -191,7 +189,7 @@ class _Entry:
         path = self.qualname.split(".")
         self.owner_path = tuple(path) if len(path) > 1 and "<locals>" not in path[:-1] else ()
         self.last: tuple[tuple[str, ...], FunctionIdentity] | None = None
-        self.snap: stable.Snapshot | None = None  # vouches for ``last`` while unchanged
+        self.snap: stable.Snapshot | None = None  # vouches for its identity while unchanged
         # globals (``name``) and closure cells (``~name``) the function mutates itself
         self.excluded: frozenset[str] = frozenset()
 

@@ -35,7 +35,7 @@ generation = 0  # bumped when what identities exclude changes (own_state)
 class Snapshot:
     """The objects one function's identity was computed from, by where they were read."""
 
-    __slots__ = ("cells", "checks", "code", "defaults", "generation", "helpers")
+    __slots__ = ("cells", "checks", "code", "defaults", "generation", "helpers", "ident")
 
     def __init__(self, func: types.FunctionType) -> None:
         self.code = func.__code__
@@ -44,6 +44,7 @@ class Snapshot:
         self.checks: list[tuple[dict, str, Any]] = []   # mapping, key, object found there
         self.cells: list[tuple[Any, Any]] = []          # closure cell, object it held
         self.helpers: list[tuple[types.FunctionType, Snapshot]] = []
+        self.ident: Any = None  # the identity computed right after (set by ``identify``)
 
 
 def invalidate() -> None:

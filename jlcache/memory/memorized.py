@@ -107,7 +107,8 @@ class MemorizedFunc:
         return identify(self.func) if pinned is None else pinned
 
     def _identity(self) -> tuple[str, str, str]:
-        ident = self._ident()
+        pinned = self._pinned  # (``_ident``, inlined: this runs on every call)
+        ident = identify(self.func) if pinned is None else pinned
         last_ident, epoch, parts = self._last  # one read: threads may replace it concurrently
         if ident is last_ident and epoch == stats.epoch:  # identify returns its cached object
             return parts                                  # while nothing changed

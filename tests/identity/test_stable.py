@@ -142,3 +142,20 @@ def test_excluding_mutated_state_drops_the_snapshots_that_rely_on_it(tmp_path):
     exclude_state([(ns["helper"], "N")])
     assert _entry(f).snap is not None  # still there, but no longer vouching
     assert identify(f).version != before  # helper's identity no longer includes N
+
+
+def test_an_identification_through_a_method_does_not_change_what_the_snapshot_vouches_for(
+        tmp_path):
+    ns = define(tmp_path, """
+        def f(self):
+            return 1
+        class C:
+            X = 5
+        C.m = f
+    """)
+    f = ns["f"]
+    alone = identify(f)
+    assert snapshotted(f)
+    through_method = identify(ns["C"]().m)  # reached through C: its owner class counts
+    assert through_method.version != alone.version
+    assert identify(f) == alone and identify(f).version == fresh_version(f)
