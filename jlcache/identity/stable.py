@@ -56,7 +56,7 @@ def invalidate() -> None:
 def unchanged(func: types.FunctionType, snap: Snapshot) -> bool:
     """True when every place ``snap`` read still holds the object it read there."""
     if (snap.generation != generation or func.__code__ is not snap.code
-            or func.__defaults__ is not snap.defaults):
+            or func.__defaults__ is not snap.defaults or func.__kwdefaults__):
         return False
     for mapping, key, obj in snap.checks:
         if mapping.get(key, MISSING) is not obj:

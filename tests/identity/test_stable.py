@@ -63,6 +63,7 @@ def test_a_function_reading_only_fixed_values_is_snapshotted_and_served_as_is(tm
     "ns['PAIR'] = (2, 'a')",                        # a tuple rebound
     "ns['helper'] = define(tmp_path, 'def helper(v):\\n    return v')['helper']",
     "f.__defaults__ = (5,)",                        # defaults replaced
+    "f.__kwdefaults__ = {'z': 1}",                  # keyword-only defaults set
     "ns['helper'].__code__ = (lambda v: v - 1).__code__",  # a helper's code replaced
     "ns['json'] = __import__('pickle')",            # a module rebound
     "monkeypatch.setattr(json, '__version__', 'other')",  # an installed module's version
