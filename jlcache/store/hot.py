@@ -139,6 +139,16 @@ HOT = HotEntries()
 HEADERS = HotEntries(budget=4 * 2**20, max_entry=4096)
 
 
+def _after_fork() -> None:
+    """A child forked while another thread held a lock must not inherit it held."""
+    for kept in (HOT, HEADERS):
+        kept._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def discard(path: str) -> None:
     """Forget what is kept of the entry ``path`` (deleted or replaced through our API)."""
     HOT.discard(path)
