@@ -192,9 +192,11 @@ class LocalStore(Store):
             os.close(fd)
         meta["size"] = st.st_size  # the header is parsed afresh on every read: ours to extend
         meta["disk"] = disk_bytes(st)
-        if mmap_mode is None:
+        if raw is not None:
             data, header = raw if isinstance(raw, tuple) else (raw, None)
             HOT.keep(path, st, read_at, data, fresh_meta(meta), header)
+        elif mmap_mode is None:
+            HOT.discard(path)
         self._access.touch(ref)
         return value, meta
 
