@@ -238,7 +238,13 @@ class KeyMemo:
         self._keys: dict[tuple, str] = {}
 
     def get(self, bound: tuple) -> str | None:
-        return self._keys.get(bound) if _memoizable(bound) else None
+        for value in bound:  # (``_memoizable``, inlined: this runs on every call)
+            t = type(value)
+            if t is int or t is type(None):
+                continue
+            if t not in _MEMO_TYPES or len(value) > _MEMO_LEN:
+                return None
+        return self._keys.get(bound)
 
     def remember(self, bound: tuple, key: str) -> None:
         if _memoizable(bound):

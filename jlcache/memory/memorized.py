@@ -88,6 +88,7 @@ class MemorizedFunc:
         self._binder = ArgBinder(func, self.ignore)
         self._stateless = type(func) is types.FunctionType  # bound_state(plain function) == ()
         self._keys = KeyMemo()
+        self._last_ref: EntryRef | None = None
         functools.update_wrapper(self, func, updated=())
         self._name = ""
         self._last: tuple[Any, int, tuple[str, str, str]] = (None, -1, ("", "", ""))
@@ -133,7 +134,11 @@ class MemorizedFunc:
                 raise self._name_unhashable(bound, exc) from exc
             if self._stateless:
                 self._keys.remember(bound, key)
-        return EntryRef(_KIND, group, version, key)
+        last = self._last_ref  # a repeated call reuses its ref (building one costs ~0.3 µs)
+        if last is not None and last[3] == key and last[2] == version and last[1] == group:
+            return last
+        ref = self._last_ref = EntryRef(_KIND, group, version, key)
+        return ref
 
     def _name_unhashable(self, bound: tuple, exc: Exception) -> UnhashableError:
         names = [n for n, keep in zip(self._binder.names, self._binder._keep, strict=True) if keep]

@@ -321,7 +321,10 @@ def _kept_value(path: str, kept: tuple) -> tuple[Any, dict[str, Any]] | None:
     except Exception:  # a class gone or changed since: the full read words it
         HOT.discard(path)
         return None
-    return value, fresh_meta(meta, nested)
+    meta = meta.copy()  # (``fresh_meta``, inlined: this runs on every hit)
+    for key in nested:
+        meta[key] = meta[key].copy()
+    return value, meta
 
 
 def _written_disk(name: str, dfd: int, size: int) -> int:
