@@ -176,6 +176,8 @@ def row_hit(t: Table, repeat: int, number: int) -> None:
     with scratch_dir() as d:
         f = jlcache.Memory(d, verbose=0).cache(small)
         f(3)
+        time.sleep(0.1)  # a re-run comes later than the 50 ms in which a new entry is read in
+        f(3)             # full (store/hot.py); this read keeps it, as a notebook's first hit
         small_file = os.path.join(d, "small.bin")
         with open(small_file, "wb") as fh:
             fh.write(pickle.dumps(4) * 8)
@@ -196,6 +198,8 @@ def row_mmap(t: Table, repeat: int) -> None:
     n = 100 * 2**20 // 8
     with scratch_dir() as d:
         f = jlcache.Memory(d, verbose=0, mmap_mode="r").cache(ones)
+        f(n)
+        time.sleep(0.1)  # as in row_hit: the header is kept from the first hit on
         f(n)
         raw = os.path.join(d, "raw.npy")
         np.ones(n).tofile(raw)

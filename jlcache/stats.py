@@ -87,12 +87,24 @@ def _count(name: str, data: dict) -> None:
             counts.stores += 1
 
 
+def _count_hit(kind: str, group: str, version: str, saved: Any) -> None:
+    """``_count("cache.hit", data)`` without the data dict (``events.count_hit``)."""
+    key = (kind, group, version)
+    with _lock:
+        counts = _counts.get(key)
+        if counts is None:
+            counts = _counts[key] = Counts()
+        counts.hits += 1
+        if saved:
+            counts.time_saved += float(saved)
+
+
 def ensure_listening() -> None:
     """Install the counter hook on the event bus once per process (idempotent)."""
     global _listening
     if not _listening:
         _listening = True
-        events.set_counter(_count)
+        events.set_counter(_count, hit=_count_hit)
 
 
 def snapshot() -> dict[tuple[str, str, str], Counts]:

@@ -141,3 +141,21 @@ def test_memorized_functions_remember_the_site_they_were_defined_at(memory):
     assert list(stats.defined_versions("functions").values()) == [frozenset({f.cache_key(3).version})]
     stats.forget_site("cell-1")
     assert stats.defined_versions("functions") == {}
+
+
+def test_a_hit_reaches_a_capture_and_a_counter_without_the_hit_shortcut(memory, monkeypatch):
+    def triple(x):
+        return 3 * x
+
+    f = memory.cache(triple)
+    f(2)
+    monkeypatch.setattr(events, "_subscribers", ())
+    with events.capture() as captured:  # a worker sending its events home
+        assert f(2) == 6
+    assert [e.name for e in captured] == ["cache.hit"]
+    seen: list = []
+    monkeypatch.setattr(events, "_counter", lambda name, data: seen.append((name, data)))
+    monkeypatch.setattr(events, "_hit_counter", None)  # a counter that only takes events
+    assert f(2) == 6
+    assert [name for name, _ in seen] == ["cache.hit"]
+    assert {"func", "version", "key", "duration", "bytes"} <= set(seen[0][1])

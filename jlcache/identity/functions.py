@@ -43,6 +43,7 @@ from typing import Any
 import xxhash
 
 from jlcache.hashing import register_callable_token
+from jlcache.identity import stable
 from jlcache.identity.callables import bound_state, is_memorized, is_method_like, user_wrapped
 from jlcache.identity.callables import target as _target
 from jlcache.identity.origin import (
@@ -89,15 +90,42 @@ class FunctionIdentity:
 
 def identify(func: Callable) -> FunctionIdentity:
     """The identity of ``func`` (partials, methods and callable objects: of the code behind)."""
+    if type(func) is _FunctionType:  # repeated calls: nothing it reads rebound (``stable``)
+        hit = _ENTRIES.get(id(func))
+        if hit is not None and _local.__dict__.get("ctx") is None:  # (nested: cuts may differ)
+            snap = hit[1].snap
+            if snap is not None and hit[0]() is func and stable.unchanged(func, snap):
+                return snap.ident
     target, owner = _target(func)
     ctx = _local.__dict__.get("ctx")
     if ctx is not None:
         return _identify(target, ctx, owner)
     _local.ctx = ctx = _Ctx()
     try:
-        return _identify(target, ctx, owner)
+        snap = _snapshot(target, owner)
+        ident = _identify(target, ctx, owner)
+        if snap is not None and ctx.cuts == 0:
+            snap.ident = ident  # what it vouches for: this top-level result, nothing nested
+            _entry(target).snap = snap
+        return ident
     finally:
         _local.ctx = None
+
+
+def _snapshot(target: Any, owner: type | None) -> stable.Snapshot | None:
+    """What to compare on the next call to skip re-identifying (``stable.take``)."""
+    if type(target) is not _FunctionType or owner is not None or not is_user_function(target):
+        return None
+    entry = _entry(target)
+    entry.snap = None
+    if entry.owner_path:
+        return None
+    return stable.take(target, entry.info.globals, entry.excluded, _static)
+
+
+def _static(func: types.FunctionType) -> tuple[tuple[str, ...], frozenset[str], tuple]:
+    entry = _entry(func)
+    return entry.info.globals, entry.excluded, entry.owner_path
 
 
 def function_token(func: Callable) -> str:
@@ -153,7 +181,7 @@ class _Entry:
     """Per function object: static facts, plus the last (tokens, identity) pair computed."""
 
     __slots__ = ("announced", "code", "excluded", "info", "last", "module", "owner_path",
-                 "qualname")
+                 "qualname", "snap")
 
     def __init__(self, func: types.FunctionType) -> None:
         self.code = func.__code__
@@ -163,6 +191,7 @@ class _Entry:
         path = self.qualname.split(".")
         self.owner_path = tuple(path) if len(path) > 1 and "<locals>" not in path[:-1] else ()
         self.last: tuple[tuple[str, ...], FunctionIdentity] | None = None
+        self.snap: stable.Snapshot | None = None  # vouches for its identity while unchanged
         # globals (``name``) and closure cells (``~name``) the function mutates itself:
         # those its code visibly changes from the start, the rest once a call changed them
         self.excluded: frozenset[str] = _visible_state(func, self.info)

@@ -16,6 +16,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from jlcache.identity import stable
 from jlcache.identity.callables import target as _target
 from jlcache.identity.functions import _Ctx, _entry, _identify, _local
 from jlcache.identity.origin import is_user_function
@@ -73,11 +74,14 @@ def unannounced_state(before: Snapshot | None) -> list[tuple[Any, str]]:
 
 def exclude_state(changes: list[tuple[Any, str]]) -> None:
     """Leave each ``(function, name)`` out of that function object's identity."""
+    if not changes:
+        return
     for fn, name in changes:
         entry = _entry(fn)
         entry.excluded = entry.excluded | {name}
         entry.announced = True
         entry.last = None
+    stable.invalidate()  # a caller's snapshot may vouch for a helper listed here
 
 
 def describe(func: Callable, changes: list[tuple[Any, str]]) -> str:

@@ -89,10 +89,11 @@ def _publish(name: str, ref: Any, func: str, **data: Any) -> None:
 def hit(ref: Any, func: str, meta: dict) -> None:
     """``cache.hit``, with the compute time it saved and the entry's size.
 
-    Always published: the session counters listen through the bus's counter hook, which
-    costs no ``Event`` when nobody else listens.
+    Always counted: the session counters listen through the bus's counter hook, which
+    counts a hit without any event data when nobody else listens (``events.count_hit``).
     """
-    _publish("cache.hit", ref, func, duration=meta.get("duration"), bytes=entry_bytes(meta))
+    if not events.count_hit(ref.kind, ref.group, ref.version, meta.get("duration")):
+        _publish("cache.hit", ref, func, duration=meta.get("duration"), bytes=entry_bytes(meta))
 
 
 def miss(ref: Any, func: str) -> None:

@@ -20,7 +20,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["ArgBinder", "check_ignore", "first_source_line", "signature_line", "summarize_args"]
+__all__ = ["ArgBinder", "KeyMemo", "check_ignore", "first_source_line", "signature_line", "summarize_args"]
 
 _POK = inspect.Parameter.POSITIONAL_OR_KEYWORD
 _VAR_POS = inspect.Parameter.VAR_POSITIONAL
@@ -214,6 +214,52 @@ class ArgBinder:
             else:
                 out[name] = value
         return out
+
+
+_MEMO_TYPES = frozenset({int, str, bytes, type(None)})  # no value equals one of another type
+_MEMO_SIZE = 256
+_MEMO_LEN = 256
+
+
+class KeyMemo:
+    """The keys of recent bound-argument tuples made only of ints, strings, bytes and None.
+
+    Why: hashing the arguments is a large share of a cache hit, and a notebook repeats
+    the same small calls (``f(3)``). For these types equal tuples hash equal and are the
+    same values: no two of them compare equal across types (``True == 1`` and
+    ``1 == 1.0`` are why bools and floats stay out), so a dict keyed by the tuple returns
+    exactly the key hashing would. Bounded: cleared when full; long strings and
+    bytes stay out (they would be kept alive).
+    """
+
+    __slots__ = ("_keys",)
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple, str] = {}
+
+    def get(self, bound: tuple) -> str | None:
+        for value in bound:  # (``_memoizable``, inlined: this runs on every call)
+            t = type(value)
+            if t is int or t is type(None):
+                continue
+            if t not in _MEMO_TYPES or len(value) > _MEMO_LEN:
+                return None
+        return self._keys.get(bound)
+
+    def remember(self, bound: tuple, key: str) -> None:
+        if _memoizable(bound):
+            if len(self._keys) >= _MEMO_SIZE:
+                self._keys.clear()
+            self._keys[bound] = key
+
+
+def _memoizable(bound: tuple) -> bool:
+    for value in bound:
+        t = type(value)
+        if t not in _MEMO_TYPES or (t is not int and t is not type(None)
+                                    and len(value) > _MEMO_LEN):
+            return False
+    return True
 
 
 def summarize_args(arguments: dict[str, Any]) -> dict[str, str]:

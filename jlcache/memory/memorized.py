@@ -41,6 +41,7 @@ from jlcache.identity.own_state import (
 from jlcache.memory import entries
 from jlcache.memory.keys import (
     ArgBinder,
+    KeyMemo,
     check_ignore,
     first_source_line,
     signature_line,
@@ -92,6 +93,8 @@ class MemorizedFunc:
         self.cache_validation_callback = cache_validation_callback
         self._binder = ArgBinder(func, self.ignore)
         self._stateless = type(func) is types.FunctionType  # bound_state(plain function) == ()
+        self._keys = KeyMemo()
+        self._last_ref: EntryRef | None = None
         functools.update_wrapper(self, func, updated=())
         self._name = ""
         self._last: tuple[Any, int, tuple[str, str, str]] = (None, -1, ("", "", ""))
@@ -111,7 +114,8 @@ class MemorizedFunc:
         return identify(self.func) if pinned is None else pinned
 
     def _identity(self) -> tuple[str, str, str]:
-        ident = self._ident()
+        pinned = self._pinned  # (``_ident``, inlined: this runs on every call)
+        ident = identify(self.func) if pinned is None else pinned
         last_ident, epoch, parts = self._last  # one read: threads may replace it concurrently
         if ident is last_ident and epoch == stats.epoch:  # identify returns its cached object
             return parts                                  # while nothing changed
@@ -128,11 +132,19 @@ class MemorizedFunc:
     def _ref(self, args: tuple, kwargs: dict) -> EntryRef:
         bound = self._binder.bind(args, kwargs)
         _, group, version = self._identity()
-        try:
-            key = _hash((bound, () if self._stateless else bound_state(self.func)))
-        except UnhashableError as exc:
-            raise self._name_unhashable(bound, exc) from exc
-        return EntryRef(_KIND, group, version, key)
+        key = self._keys.get(bound) if self._stateless else None
+        if key is None:
+            try:
+                key = _hash((bound, () if self._stateless else bound_state(self.func)))
+            except UnhashableError as exc:
+                raise self._name_unhashable(bound, exc) from exc
+            if self._stateless:
+                self._keys.remember(bound, key)
+        last = self._last_ref  # a repeated call reuses its ref (building one costs ~0.3 µs)
+        if last is not None and last[3] == key and last[2] == version and last[1] == group:
+            return last
+        ref = self._last_ref = EntryRef(_KIND, group, version, key)
+        return ref
 
     def _name_unhashable(self, bound: tuple, exc: Exception) -> UnhashableError:
         names = [n for n, keep in zip(self._binder.names, self._binder._keep, strict=True) if keep]

@@ -17,10 +17,13 @@ from jlcache.serialize.format import (
     normalize_compress,
     normalize_mmap_mode,
     read_header,
+    read_kept,
+    read_mapped_from,
     read_meta,
     read_meta_bytes,
     read_meta_from,
     read_value,
+    read_value_and_pickle_from,
     read_value_bytes,
     read_value_from,
     verify_value_from,
@@ -30,5 +33,5 @@ from jlcache.serialize.format import (
 
 __all__ = ["dump", "header_length", "load", "normalize_compress", "normalize_mmap_mode",
            "read_header", "read_meta", "read_meta_bytes", "read_meta_from", "read_value",
-           "read_value_bytes", "read_value_from", "verify_value_from", "writable_mapping",
-           "write_value"]
+           "read_kept", "read_mapped_from", "read_value_and_pickle_from", "read_value_bytes", "read_value_from",
+           "verify_value_from", "writable_mapping", "write_value"]

@@ -42,8 +42,8 @@ from jlcache.serialize.reader import FORMAT_VERSION, MAGIC
 
 __all__ = ["dump", "header_length", "load", "normalize_compress", "normalize_mmap_mode",
            "read_header", "read_meta", "read_meta_bytes", "read_meta_from", "read_value",
-           "read_value_bytes", "read_value_from", "verify_value_from", "writable_mapping",
-           "write_value"]
+           "read_kept", "read_mapped_from", "read_value_and_pickle_from", "read_value_bytes", "read_value_from",
+           "verify_value_from", "writable_mapping", "write_value"]
 
 SMALL_FILE = 64 * 1024  # files up to this size are read with a single read()
 _META_READ = 4096
@@ -130,6 +130,48 @@ def read_value_from(fd: int, name: str, mmap_mode: str | None = None,
         mode = normalize_mmap_mode(mmap_mode)  # raises the explanation
     # mapped: the arrays are not read, so the first read takes the header, not 64 KB
     return _reader.Reader(name, fd, _META_READ if mode else SMALL_FILE, st).value(mode)
+
+
+def read_value_and_pickle_from(fd: int, name: str, st: os.stat_result | None = None
+                               ) -> tuple[Any, dict, bytes | tuple[bytes, dict] | None]:
+    """``read_value_from(fd, name, None, st)`` plus what to keep to load it again without
+    the file: the validated pickle's bytes (a value without arrays), ``(file bytes,
+    header)`` (a small value with arrays: ``read_kept``), or ``None`` (a large one).
+
+    Why: a store may keep a small value's bytes and unpickle them again on the next hit
+    (``store.hot``) instead of reading and validating the file again.
+    """
+    return _reader.Reader(name, fd, SMALL_FILE, st).value_and_pickle()
+
+
+def read_kept(name: str, data: bytes, header: dict) -> Any:
+    """The value of a small file with arrays from what ``read_value_and_pickle_from`` gave
+    to keep, for a caller that proved the file unchanged since. The pickle's and arrays'
+    checksums are verified again (cheap at this size); every call returns new arrays
+    over a new buffer."""
+    return _reader.Reader.kept(name, -1, len(data), data, header).value(None)[0]
+
+
+def read_mapped_from(fd: int, name: str, mmap_mode: str, st: os.stat_result,
+                     kept: tuple[bytes, dict] | None = None
+                     ) -> tuple[Any, dict, tuple[bytes, dict]]:
+    """``read_value_from`` for a read-only mapping (``'r'``, ``'c'``), plus what to keep to
+    skip reading and validating the header next time: ``(first bytes, header)``.
+
+    ``kept`` is what an earlier call returned for this file, passed only when the caller
+    proved the file unchanged since (``store.hot``: same inode, size and change time); the
+    pickle's checksum is still verified. Why: a mapped hit of a large array is otherwise
+    mostly the header's read and parse.
+    """
+    if kept is None:
+        reader = _reader.Reader(name, fd, _META_READ, st)
+    else:
+        reader = _reader.Reader.kept(name, fd, st.st_size, *kept)
+    value, meta = reader.value(mmap_mode)
+    if kept is not None:
+        return value, meta, kept
+    header = {**reader.header, "meta": _reader.fresh(meta)}  # not what the caller may change
+    return value, meta, (bytes(reader.head[:_META_READ]), header)
 
 
 def read_value_bytes(data: bytes | bytearray | memoryview, name: str) -> tuple[Any, dict]:

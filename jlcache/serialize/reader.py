@@ -22,7 +22,7 @@ from jlcache._fs import PROCESS_ERRNOS
 from jlcache.errors import CacheWarning, CorruptEntryError
 from jlcache.serialize.compression import decompress_into, normalize_compress
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "BytesReader", "Reader", "local"]
+__all__ = ["FORMAT_VERSION", "MAGIC", "BytesReader", "Reader", "fresh", "local"]
 
 MAGIC = b"JLC\x01"
 FORMAT_VERSION = 1
@@ -30,6 +30,7 @@ FORMAT_VERSION = 1
 _scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
 local = threading.local()  # .sources: stack of ArraySource for the unpickling in progress
 _warned_compressed_mmap = False
+_arrays: Any = None  # jlcache.serialize.arrays, once needed
 
 
 # ----------------------------------------------------------------------------- reading
@@ -75,8 +76,15 @@ def _foreign_kind(head: bytes) -> str:
     return ""
 
 
+def fresh(meta: dict) -> dict:
+    """A copy of ``meta`` whose dict and list values are copies too: the caller's to change."""
+    return {k: v.copy() if type(v) is dict or type(v) is list else v for k, v in meta.items()}
+
+
 class Reader:
     """One open value file: validates the header, then produces the value."""
+
+    specs_checked = False  # the array table was checked (by this reader or an earlier one)
 
     def __init__(self, path: str, fd: int, first: int, st: os.stat_result | None = None) -> None:
         self.path, self.fd = path, fd
@@ -86,6 +94,18 @@ class Reader:
         self.size = st.st_size
         self.head = self._pread(0, min(self.size, first))  # small files: all of it, one read
         self.header = self._parse_header()
+
+    @classmethod
+    def kept(cls, path: str, fd: int, size: int, head: bytes, header: dict) -> Reader:
+        """A reader of a file whose ``head`` and validated ``header`` an earlier reader
+        produced, when the caller proved the file unchanged since (same inode, size and
+        change time): nothing is read or checked again but the pickle's checksum."""
+        self = cls.__new__(cls)
+        self.path, self.fd, self.size, self.head = path, fd, size, head
+        self.hlen = struct.unpack_from("<I", head, 4)[0]
+        self.header = {**header, "meta": fresh(header["meta"])}
+        self.specs_checked = True
+        return self
 
     def corrupt(self, what: str) -> CorruptEntryError:
         return CorruptEntryError(
@@ -190,6 +210,20 @@ class Reader:
         source = self._array_source(specs, payload, mmap_mode) if specs else None
         return self._loads(data, source), self.header["meta"]
 
+    def value_and_pickle(self) -> tuple[Any, dict, Any]:
+        """``value(None)`` plus what a caller that keeps small values in memory may keep:
+        the validated pickle's bytes when they are the whole value; ``(file bytes, header)``
+        for a value with arrays whose whole file was read (``kept_value`` loads it again);
+        ``None`` when the file was not read whole."""
+        if self.header["arrays"]:
+            value, meta = self.value(None)
+            if self.size > len(self.head):
+                return value, meta, None
+            return value, meta, (bytes(self.head), {**self.header, "meta": fresh(meta)})
+        _, data = self._checked_pickle()
+        raw = bytes(data)
+        return self._loads(raw, None), self.header["meta"], raw
+
     def check(self) -> dict:
         """Verify every checksum (pickle and arrays) without unpickling; returns the meta.
 
@@ -226,13 +260,17 @@ class Reader:
         return payload, data
 
     def _array_source(self, specs: list, payload: Any, mmap_mode: str | None) -> Any:
-        from jlcache.serialize.arrays import ArraySource, check_spec
-
+        global _arrays
+        if _arrays is None:  # numpy is imported with the first value that holds arrays
+            from jlcache.serialize import arrays as _arrays
+        ArraySource, check_spec = _arrays.ArraySource, _arrays.check_spec
         try:
-            for spec in specs:
-                check_spec(spec)
+            if not self.specs_checked:
+                for spec in specs:
+                    check_spec(spec)
         except (KeyError, TypeError, ValueError) as exc:
             raise self.corrupt(f"its array table is inconsistent ({exc})") from None
+        self.specs_checked = True
         if payload is not None:
             return ArraySource(specs, buffer=payload)
         if mmap_mode and any(s["nbytes"] for s in specs):
@@ -253,7 +291,7 @@ class Reader:
         if len(text) <= self.hlen:  # null is shorter than the digest it replaces
             os.pwrite(self.fd, text.ljust(self.hlen), 8)
 
-    def _loads(self, data: memoryview, source: Any) -> Any:
+    def _loads(self, data: memoryview | bytes, source: Any) -> Any:
         if source is not None:
             stack = local.__dict__.setdefault("sources", [])
             stack.append(source)

@@ -19,6 +19,7 @@ speed matters most, and the ``Store`` interface's promises (see ``store/base.py`
 from __future__ import annotations
 
 import os
+import pickle
 import stat
 import threading
 import time
@@ -28,15 +29,20 @@ from pathlib import Path
 from typing import Any
 
 from jlcache.serialize import (
+    read_kept,
+    read_mapped_from,
     read_meta_from,
+    read_value_and_pickle_from,
     read_value_from,
     verify_value_from,
     writable_mapping,
     write_value,
 )
+from jlcache.store import hot
 from jlcache.store.access import AccessLog
 from jlcache.store.base import Info, Store, Where, flush_at_exit
 from jlcache.store.disk import DiskLayout, read_failed
+from jlcache.store.hot import HEADERS, HOT, fresh_meta, identity, now_ns
 from jlcache.store.layout import (  # noqa: F401 - also imported from here by older code
     KINDS,
     EntryInfo,
@@ -47,10 +53,12 @@ from jlcache.store.layout import (  # noqa: F401 - also imported from here by ol
 )
 from jlcache.store.location import FORMAT, prepare_location
 from jlcache.store.maintenance import Maintenance, disk_bytes
-from jlcache.store.trust import Untrusted
+from jlcache.store.trust import Untrusted, trusted
 
 __all__ = ["FORMAT", "LocalStore"]
 
+_S_ISREG = stat.S_ISREG
+_READ_ONLY_MAPS = ("r", "c", "readonly", "copyonwrite")  # the file never changes through these
 _PUT_ATTEMPTS = 5  # a put racing concurrent clears recreates its directories this many times
 
 
@@ -137,6 +145,7 @@ class LocalStore(Store):
                     self._recreate_location()
                 time.sleep(0.002 * attempt)  # let a running clear finish its sweep first
         self._access.discard(ref)
+        hot.discard(path)  # the file was replaced: its copy could not match again anyway
         if self.bytes_limit is not None:
             self.maintenance.enforce_limit(size, self.bytes_limit)
         return size
@@ -150,17 +159,44 @@ class LocalStore(Store):
 
     def get(self, ref: EntryRef, mmap_mode: str | None = None) -> tuple[Any, dict[str, Any]]:
         """``(value, meta)``; ``KeyError`` if absent (or a symlink), ``CorruptEntryError`` if
-        damaged; an ``OSError`` means the process ran out of descriptors or memory."""
+        damaged; an ``OSError`` means the process ran out of descriptors or memory.
+
+        A small value read before is unpickled from memory once one ``lstat`` shows its file
+        unchanged and still trusted (``store.hot``); anything else is a full read.
+        """
+        if mmap_mode is None:
+            path, parts, _ = self._disk.where(ref)
+            kept = HOT.get(path)
+            if kept is not None and self._disk.dirs.fresh(parts):
+                found = _kept_value(path, kept)
+                if found is not None:
+                    self._access.touch(ref)
+                    return found
+        return self._read(ref, mmap_mode)
+
+    def _read(self, ref: EntryRef, mmap_mode: str | None) -> tuple[Any, dict[str, Any]]:
         write = mmap_mode is not None and writable_mapping(mmap_mode)
-        path, fd, st = self._disk.open_entry(ref, write, 5)
+        read_at = now_ns()  # before the open: see HotEntries.keep
+        path, fd, st = self._disk.open_entry(ref, write, 6)
+        raw: bytes | tuple[bytes, dict] | None = None
         try:
-            value, meta = read_value_from(fd, path, mmap_mode, st)
+            if mmap_mode is None:
+                value, meta, raw = read_value_and_pickle_from(fd, path, st)
+            elif mmap_mode in _READ_ONLY_MAPS:
+                value, meta = _mapped(fd, path, mmap_mode, st, read_at)
+            else:
+                value, meta = read_value_from(fd, path, mmap_mode, st)
         except OSError as exc:
             raise read_failed(exc, path) from None
         finally:
             os.close(fd)
         meta["size"] = st.st_size  # the header is parsed afresh on every read: ours to extend
         meta["disk"] = disk_bytes(st)
+        if raw is not None:
+            data, header = raw if isinstance(raw, tuple) else (raw, None)
+            HOT.keep(path, st, read_at, data, fresh_meta(meta), header)
+        elif mmap_mode is None:
+            HOT.discard(path)
         self._access.touch(ref)
         return value, meta
 
@@ -251,6 +287,44 @@ class LocalStore(Store):
 
     def sweep_temporaries(self) -> int:
         return self.maintenance.sweep_temporaries()
+
+
+def _mapped(fd: int, path: str, mmap_mode: str, st: os.stat_result,
+            read_at: int) -> tuple[Any, dict[str, Any]]:
+    """A read-only mapped read, reusing the header kept from the last read of this very,
+    unchanged file (``HEADERS``; the same identity rule as ``HOT``)."""
+    kept = HEADERS.get(path)
+    unchanged = kept is not None and kept[0] == identity(st)
+    value, meta, keep = read_mapped_from(fd, path, mmap_mode, st,
+                                         (kept[1], kept[2]) if unchanged else None)  # type: ignore[index]
+    if not unchanged:
+        HEADERS.keep(path, st, read_at, *keep)
+    return value, meta
+
+
+def _kept_value(path: str, kept: tuple) -> tuple[Any, dict[str, Any]] | None:
+    """The kept value of ``path`` if one ``lstat`` shows the very file it was read from,
+    unchanged and trusted; ``None`` (and the copy dropped) sends the caller to a full read,
+    which decides what a missing, changed or untrusted file means."""
+    ident, data, meta, nested, header = kept
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        HOT.discard(path)
+        return None
+    if (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != ident \
+            or not _S_ISREG(st.st_mode) or not trusted(st):
+        HOT.discard(path)
+        return None
+    try:
+        value = pickle.loads(data) if header is None else read_kept(path, data, header)
+    except Exception:  # a class gone or changed since: the full read words it
+        HOT.discard(path)
+        return None
+    meta = meta.copy()  # (``fresh_meta``, inlined: this runs on every hit)
+    for key in nested:
+        meta[key] = meta[key].copy()
+    return value, meta
 
 
 def _written_disk(name: str, dfd: int, size: int) -> int:

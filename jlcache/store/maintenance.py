@@ -22,6 +22,7 @@ from pathlib import Path
 from jlcache import _fs
 from jlcache.errors import CorruptEntryError
 from jlcache.serialize import read_meta
+from jlcache.store import hot
 from jlcache.store.access import AccessLog
 from jlcache.store.disk import DiskLayout, Parts
 from jlcache.store.layout import (
@@ -180,8 +181,9 @@ class Maintenance:
     # ------------------------------------------------------------------------- deleting
     def delete(self, ref: EntryRef) -> bool:
         """Remove one entry; ``False`` if it was not there (or sits behind a symlink)."""
-        _, parts, name = self._disk.where(ref)
+        path, parts, name = self._disk.where(ref)
         self._access.discard(ref)
+        hot.discard(path)
         self._estimate = None
         try:  # relative to the version folder we opened: never through a link put there since
             with self._disk.dirs.borrow(parts, safe=False) as dfd:
@@ -224,6 +226,7 @@ class Maintenance:
 
         self._disk.dirs.forget(matches)
         self._access.forget(matches)
+        hot.forget_under(self._disk.path_of(tuple(p for p in (kind, group, version) if p)))
         self._estimate = None
 
     # ------------------------------------------------------------------------- eviction
@@ -250,6 +253,7 @@ class Maintenance:
             for _, _, path, ref, _ in victims:
                 _fs.unlink_quiet(path)
                 self._access.discard(ref)
+                hot.discard(path)
             self._prune_empty({(r.kind, r.group, r.version) for _, _, _, r, _ in victims})
             self._estimate = total
             self._estimate_at = time.monotonic()

@@ -30,7 +30,7 @@ from jlcache._fs import PROCESS_ERRNOS, open_read
 from jlcache.errors import UnsafeCacheWarning
 
 __all__ = ["PROCESS_ERRNOS", "TrustedDirs", "Untrusted", "check_file", "process_error",
-           "warn_untrusted"]
+           "trusted", "warn_untrusted"]
 
 _ME = os.geteuid() if hasattr(os, "geteuid") else None
 _SAFE_OWNERS = frozenset({_ME, 0})
@@ -76,6 +76,11 @@ def check_file(path: str, st: os.stat_result, root: str) -> None:
     """Raise ``Untrusted`` unless ``st`` is ours (or root's) and writable only by its owner."""
     if _ME is not None and (st.st_uid not in _SAFE_OWNERS or st.st_mode & 0o022):
         raise Untrusted(path, st, root)
+
+
+def trusted(st: os.stat_result) -> bool:
+    """``check_file`` as a test, for a hot path that falls back to a full read instead."""
+    return _ME is None or (st.st_uid in _SAFE_OWNERS and not st.st_mode & 0o022)
 
 
 def warn_untrusted(exc: Untrusted, stacklevel: int = 2) -> None:
@@ -137,6 +142,12 @@ class TrustedDirs:
             if fd >= 0:
                 os.close(fd)
             raise
+
+    def fresh(self, parts: tuple[str, str, str]) -> bool:
+        """Whether the folders to ``parts`` were vetted less than ``ttl`` seconds ago (a
+        read that skips ``open_in`` relies on them only then)."""
+        vetted = self._vetted.get(parts)
+        return vetted is not None and time.monotonic() - vetted[2] < self.ttl
 
     @contextlib.contextmanager
     def borrow(self, parts: tuple[str, str, str], *, create: bool = False,
