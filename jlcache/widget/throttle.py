@@ -30,7 +30,7 @@ class Coalescer:
     ``poke`` is on the engine's hot path (one call per event), so when a flush is already
     pending it returns after reading one attribute, and otherwise only sets an event. A poke
     that arrives while a flush runs asks for the next one, so the last update is never lost.
-    The flushing thread starts at the first poke and ends at ``close``.
+    The flushing thread starts at ``start`` or the first poke and ends at ``close``.
     """
 
     def __init__(self, flush: Callable[[], None], interval: float = 0.1,
@@ -45,17 +45,22 @@ class Coalescer:
         self._thread: threading.Thread | None = None
         self.flushes = 0
 
+    def start(self) -> None:
+        """Start the flushing thread now (else the first poke does), so that no event of a
+        job waits for a thread to start."""
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._loop, name="jlcache-panel-flush",
+                                                daemon=True)
+                self._thread.start()
+
     def poke(self) -> None:
         """Ask for a flush soon; cheap when one is already pending."""
         if self._pending or self._closed:
             return
         self._pending = True
         if self._thread is None:
-            with self._lock:
-                if self._thread is None and not self._closed:
-                    self._thread = threading.Thread(target=self._loop, name="jlcache-panel-flush",
-                                                    daemon=True)
-                    self._thread.start()
+            self.start()
         self._wake.set()
 
     def _loop(self) -> None:

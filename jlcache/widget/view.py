@@ -90,6 +90,7 @@ class Panel(anywidget.AnyWidget):
         self._unsubscribe: Callable[[], None] | None = events.subscribe(self._on_event)
         self._seed_jobs()
         self.refresh()
+        self._coalescer.start()
 
     # ------------------------------------------------------------------ public API
     def refresh(self) -> None:
