@@ -118,14 +118,20 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--compare", type=Path, default=None, help="another checkout to measure too")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="build the cache in this folder and keep it (reused when it exists)")
     args = ap.parse_args()
     trees = {"this tree": ROOT} | ({"other": args.compare.resolve()} if args.compare else {})
     with tempfile.TemporaryDirectory() as tmp:
+        if args.keep is not None:
+            tmp = str(args.keep.resolve())
+            os.makedirs(tmp, exist_ok=True)
         funcs_path = tmp
         Path(tmp, "scale_funcs.py").write_text(FUNCS_SRC.format(n=FUNCS))
         location = os.path.join(tmp, "cache")
-        took = build(location, funcs_path, args.entries)
-        print(f"built {args.entries:,} entries in {took:.1f} s")
+        if not os.path.exists(location):
+            took = build(location, funcs_path, args.entries)
+            print(f"built {args.entries:,} entries in {took:.1f} s")
         best: dict[str, dict] = {name: {} for name in trees}
         for r in range(args.rounds):
             for name in (list(trees) if r % 2 == 0 else list(trees)[::-1]):

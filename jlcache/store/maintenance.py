@@ -37,7 +37,7 @@ from jlcache.store.layout import (
     parse_age,
     parse_size,
 )
-from jlcache.store.tallies import disk_bytes, tally_dir
+from jlcache.store.tallies import disk_bytes, eviction_listing, tally_dir
 
 __all__ = ["Maintenance", "args_summary", "choose_victims", "disk_bytes"]
 
@@ -186,7 +186,7 @@ class Maintenance:
 
     def size(self) -> int:
         """Allocated bytes of all entries (what ``bytes_limit`` is compared with)."""
-        return sum(disk_bytes(st) for _, _, st in self._entry_files(KINDS))
+        return sum(t.disk for kind in KINDS for t in self.tally(kind).values())
 
     # ------------------------------------------------------------------------- deleting
     def delete(self, ref: EntryRef) -> bool:
@@ -253,28 +253,39 @@ class Maintenance:
             raise ValueError(f"items_limit must be a non-negative integer (got {items_limit!r}).")
         with self.lock:
             self._access.flush()
-            self.sweep_temporaries()
-            items = [(max(st.st_atime, st.st_mtime), st.st_mtime, path, ref, disk_bytes(st))
-                     for ref, path, st in self._entry_files(KINDS)]
-            items.sort(key=lambda it: it[:3])
-            victims, total = _choose(items, limit, items_limit, age)
-            for _, _, path, ref, _ in victims:
+            listing = eviction_listing(self._version_dirs(KINDS))  # one walk; no object per entry
+            for vdir in (self._root, *listing.temporaries):  # as sweep_temporaries, where needed
+                self._sweep_dir(vdir)
+            listing.items.sort()
+            victims, total = _choose(listing.items, limit, items_limit, age)
+            evicted: dict[tuple[str, str, str], int] = {}
+            refs = []
+            for _, _, path, where, _ in victims:
                 _fs.unlink_quiet(path)
+                ref = EntryRef(*where)
                 self._access.discard(ref)
-            self._prune_empty({(r.kind, r.group, r.version) for _, _, _, r, _ in victims})
+                refs.append(ref)
+                evicted[where[:3]] = evicted.get(where[:3], 0) + 1
+            self._prune_empty(set(evicted), {parts for parts, n in listing.files.items()
+                                             if n <= evicted.get(parts, 0)})
             self._estimate = total
             self._estimate_at = time.monotonic()
-        return [v[3] for v in victims]
+        return refs
 
-    def _prune_empty(self, evicted: set[tuple[str, str, str]]) -> None:
+    def _prune_empty(self, evicted: set[tuple[str, str, str]],
+                     candidates: set[tuple[str, str, str]] | None = None) -> None:
         """Remove version directories left without entries, then empty groups.
 
         A version holding only a recent ``_info.json`` is spared unless this eviction
         emptied it: its function is probably computing its first result right now.
+        ``candidates``: the only folders that can be empty (the rest held other files when
+        listed), so that a big cache's folders are not listed a second time.
         """
         now = time.time()
         removed = False
         for kind, group, version, vdir in list(self._version_dirs(KINDS)):
+            if candidates is not None and (kind, group, version) not in candidates:
+                continue
             files = self._files(vdir)
             if any(e.name != INFO for e in files):
                 continue
