@@ -45,7 +45,7 @@ import scale_funcs as ns  # the functions, so this session defines their version
 memory = Memory(sys.argv[1])
 for k in range(ns.FUNCS):
     memory.cache(getattr(ns, f"f{k}"))(0)  # a hit: marks the version current, as a notebook would
-out = {}
+out = {"jlcache": jlcache.__file__}
 t = time.perf_counter()
 text = info.format_table(info.collect(memory.store), memory.location)
 out["info"] = time.perf_counter() - t
@@ -105,7 +105,7 @@ def build(location: str, funcs_path: str, entries: int) -> float:
 
 def child(tree: Path, location: str, funcs_path: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    proc = subprocess.run([sys.executable, "-c", CHILD, location, funcs_path], env=env,
+    proc = subprocess.run([sys.executable, "-c", CHILD, location, funcs_path], env=env, cwd=funcs_path,
                           capture_output=True, text=True, timeout=300)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
@@ -141,6 +141,7 @@ def main() -> None:
                 best[name]["paint_bytes"] = out["paint_bytes"]
                 best[name]["summary"] = out["summary"]
                 best[name]["evicted"] = out["evicted"]
+                best[name]["jlcache"] = out["jlcache"]
     print(f"\n| {args.entries:,} entries (best of {args.rounds}) | " + " | ".join(trees) + " | goal |")
     print("|---|" + "---|" * len(trees) + "---|")
     rows = [("`%jlcache info`", "info", "<= 1 s"), ("panel first paint (kernel side)", "paint", "<= 1 s"),
@@ -150,7 +151,7 @@ def main() -> None:
     print("| first state sent to the browser | " + " | ".join(
         f"{best[n]['paint_bytes'] / 1024:.1f} KiB" for n in trees) + " | |")
     for name in trees:
-        print(f"\n{name}: panel summary {best[name]['summary']}, evicted {best[name]['evicted']}")
+        print(f"\n{name} ({best[name]['jlcache']}): panel summary {best[name]['summary']}, evicted {best[name]['evicted']}")
 
 
 if __name__ == "__main__":
