@@ -1,4 +1,4 @@
-"""Coalescing: however many events arrive, the browser gets at most ~10 updates a second.
+"""Coalescing: however many events arrive, the browser gets at most ~5 updates a second.
 
 A 100,000-task job publishes 100,000 progress events; each one only pokes the
 ``Coalescer``, which wakes its one flushing thread unless a flush is already pending::
@@ -33,7 +33,7 @@ class Coalescer:
     The flushing thread starts at ``start`` or the first poke and ends at ``close``.
     """
 
-    def __init__(self, flush: Callable[[], None], interval: float = 0.1,
+    def __init__(self, flush: Callable[[], None], interval: float = 0.2,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._flush, self.interval, self._clock = flush, interval, clock
         self._lock = threading.Lock()

@@ -6,7 +6,7 @@ live in the pure, unit-tested ``panel_*`` modules (``panel_model`` rows, ``panel
 bus and to the browser.
 
     engine events --(any thread)--> Panel._on_event: mark dirty, poke the Coalescer
-    Coalescer timer (<= 10/s) -----> Panel._flush: rescan if needed, set synced traits
+    Coalescer thread (<= 5/s) -----> Panel._flush: count stores, rescan if due, set synced traits
     browser click --model.send()--> Panel._on_msg -> clear / cancel / expand / page / sort
 
 Messages from the front end (``content`` of ``model.send``; typed in ``messages.py``)::
@@ -70,7 +70,7 @@ class Panel(anywidget.AnyWidget):
     view = t.Dict().tag(sync=True)
     status = t.Dict().tag(sync=True)  # {"text", "error", "seq"}: seq makes a repeat visible
 
-    def __init__(self, memory: Any, *, interval: float = 0.1, **kwargs: Any) -> None:
+    def __init__(self, memory: Any, *, interval: float = 0.2, **kwargs: Any) -> None:
         self._memory = memory
         self._store: Store | None = getattr(memory, "store", None)
         self._state = PanelState()
@@ -205,17 +205,17 @@ class Panel(anywidget.AnyWidget):
                 self._state.scan = scan(self._store) if self._store is not None else Scan()
                 self._last_scan = time.monotonic()
                 self._dirty_stats = True
-            if self._dirty_stats:
-                self._dirty_stats = False
-                defined = housekeeping.defined_versions()
-                sections = self._state.sections(stats.snapshot(), defined)
-                with self.hold_sync():
+            with self.hold_sync():  # one message per update, whatever changed
+                if self._dirty_stats:
+                    self._dirty_stats = False
+                    defined = housekeeping.defined_versions()
+                    sections = self._state.sections(stats.snapshot(), defined)
                     self.summary = self._state.summary(defined)
                     self.functions, self.cells = sections["functions"], sections["cells"]
                     self.view = self._state.view.as_dict()
-            if self._dirty_jobs:
-                self._dirty_jobs = False
-                self.jobs = self._tracker.rows()
+                if self._dirty_jobs:
+                    self._dirty_jobs = False
+                    self.jobs = self._tracker.rows()
             if self._dirty_scan or self._settle:  # a rescan is due later: come back for it
                 self._coalescer.poke()
 
