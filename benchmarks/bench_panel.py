@@ -63,18 +63,22 @@ def one(job, n, with_panel, probe=None):
         display(panel)
         if probe is not None:
             probe(panel)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     job(n, memory)
-    took = time.perf_counter() - t0
+    took, cpu = time.perf_counter() - t0, time.process_time() - c0
     if panel is not None:
+        time.sleep(0.25)  # the update after the job's end is the panel's cost too
+        cpu = time.process_time() - c0
         panel.close()
-    return took
+    return took, cpu
 
 def measure(job, n, pairs):
-    out = {{"without": [], "with": []}}
+    out = {{"without": [], "with": [], "cpu_without": [], "cpu_with": []}}
     for r in range(pairs):
         for mode in (("without", "with") if r % 2 else ("with", "without")):
-            out[mode].append(one(job, n, mode == "with"))
+            took, cpu = one(job, n, mode == "with")
+            out[mode].append(took)
+            out["cpu_" + mode].append(cpu)
     return out
 
 def instrumented(job, n):
@@ -106,8 +110,7 @@ def instrumented(job, n):
         unsub = panel._unsubscribe
         unsub()
         panel._unsubscribe = events.subscribe(timed_event)
-    took = one(job, n, True, probe)
-    c["job_s"] = took
+    c["job_s"] = one(job, n, True, probe)[0]
     return c
 
 trivial(2_000, None)  # warm the worker pool
@@ -162,6 +165,20 @@ def report(res: dict, pairs: int) -> None:
         print(f"| {label} | {statistics.median(without) * 1e3:.0f} ms | "
               f"{statistics.median(with_) * 1e3:.0f} ms | {med:+.1f}% | {q1:+.1f}% .. {q3:+.1f}% "
               f"({q3 - q1:.1f} points) | <= +5%, IQR < 5 |")
+    print()
+    print("The kernel process's CPU time during the same runs (the job's dispatch, the panel's "
+          "handlers and flushes, iopub; not the workers'), which other load on the machine "
+          "disturbs less than wall time:")
+    print()
+    print("| workload | CPU without (median) | CPU with (median) | CPU overhead: median of pairs | IQR |")
+    print("|---|---|---|---|---|")
+    for key, label in labels.items():
+        without, with_ = res[key]["cpu_without"], res[key]["cpu_with"]
+        diffs = [(w / wo - 1) * 100 for w, wo in zip(with_, without, strict=True)]
+        q1, med, q3 = quartiles(diffs)
+        print(f"| {label} | {statistics.median(without) * 1e3:.0f} ms | "
+              f"{statistics.median(with_) * 1e3:.0f} ms | {med:+.1f}% | {q1:+.1f}% .. {q3:+.1f}% "
+              f"({q3 - q1:.1f} points) |")
     print()
     print("What the displayed panel did during one more run of each job:")
     print()
