@@ -194,11 +194,14 @@ def stale_summary(store: Store) -> list[str]:
     from jlcache.memory import housekeeping
 
     lines = []
+    tallies: dict[str, dict[tuple[str, str], Tally]] = {}
     for kind, group, version in housekeeping.stale_versions(store):
-        entries = store.entries(kind, group, version)
-        lines.append(f"{kind[:-1]} {group} @ {version} ({len(entries)} "
-                     f"entr{'y' if len(entries) == 1 else 'ies'}, "
-                     f"{human_bytes(housekeeping.total_bytes(entries))})")
+        if kind not in tallies:  # one listing per kind, not a header read per entry
+            tallies[kind] = store.tally(kind)
+        tally = tallies[kind].get((group, version))
+        n, size = (tally.entries, tally.disk) if tally else (0, 0)
+        lines.append(f"{kind[:-1]} {group} @ {version} ({n} entr{'y' if n == 1 else 'ies'}, "
+                     f"{human_bytes(size)})")
     return lines
 
 

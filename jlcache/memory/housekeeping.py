@@ -177,13 +177,16 @@ def clear_stale(store: Store, defined: Knowledge = None, guard: Guard | None = N
     it already gone.
     """
     out = Removed()
+    tallies: dict[str, dict[tuple[str, str], Tally]] = {}
     for kind, group, version in stale_versions(store, defined):
-        infos = store.entries(kind, group, version)
+        if kind not in tallies:  # one listing per kind, not a header read per entry
+            tallies[kind] = store.tally(kind)
+        tally = tallies[kind].get((group, version))
         with (guard or _no_guard)(kind, group, version):
             store.delete_version(kind, group, version)
         out.versions.append((kind, group, version))
-        out.entries += len(infos)
-        out.bytes += total_bytes(infos)
+        out.entries += tally.entries if tally else 0
+        out.bytes += tally.disk if tally else 0
         events.publish("cache.clear", kind=kind, group=group, func=group, version=version,
                        key=None)
     return out

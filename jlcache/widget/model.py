@@ -24,7 +24,7 @@ from typing import Any
 
 from jlcache.memory.housekeeping import CURRENT, STALE, Defined, entry_bytes, version_state
 from jlcache.store.base import Store
-from jlcache.store.layout import EntryInfo, EntryRef, Tally, tally_of
+from jlcache.store.layout import EntryInfo, EntryRef, Tally
 from jlcache.widget.format import human_duration, human_size
 from jlcache.widget.ids import KINDS, row_id
 
@@ -122,13 +122,6 @@ def _read_info(store: Store, kind: str, group: str, version: str) -> dict:
         return {}
 
 
-def _tally(store: Any, kind: str) -> dict[tuple[str, str], Tally]:
-    """``Store.tally``, or the sums of whatever listing a minimal store offers."""
-    if hasattr(store, "tally"):
-        return store.tally(kind)
-    return tally_of(store.scan(kind) if hasattr(store, "scan") else store.entries(kind))
-
-
 def scan(store: Store) -> Scan:
     """Sum every version of the store from its listing (no entry is opened)."""
     t0 = time.perf_counter()
@@ -138,7 +131,7 @@ def scan(store: Store) -> Scan:
             for version in store.versions(kind, group):
                 out.totals[(kind, group, version)] = _EMPTY
                 out.infos[(kind, group, version)] = _read_info(store, kind, group, version)
-        for (group, version), tally in _tally(store, kind).items():
+        for (group, version), tally in store.tally(kind).items():
             out.totals[(kind, group, version)] = tally
             out.infos.setdefault((kind, group, version), {})
     out.took = time.perf_counter() - t0
