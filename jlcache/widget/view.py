@@ -228,15 +228,19 @@ class Panel(anywidget.AnyWidget):
             stored, self._stored = self._stored, []
         if not stored or self._store is None:
             return
-        current = self._state.scan
+        current, url = self._state.scan, self._store.url
         for data, when in stored:
+            location = data.get("location")
+            if location is None:  # a publisher that does not say where: read the store
+                self._dirty_scan = True
+                continue
             kind = str(data.get("kind") or "functions")
             group, version, key = data.get("group") or data.get("func"), data.get("version"), data.get("key")
-            if kind in KINDS and group and version and key:
+            if location == url and kind in KINDS and group and version and key:
                 nbytes = data.get("bytes")
                 current.add((kind, str(group), str(version)), str(key),
                             int(nbytes) if isinstance(nbytes, int | float) else 0, data.get("duration"), when)
-        self._dirty_stats = self._settle = True
+                self._dirty_stats = self._settle = True
 
     def _scan_allowed(self) -> bool:
         """Rescans cost a directory walk (and the GIL a running job needs): keep them under

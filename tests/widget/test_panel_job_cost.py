@@ -85,3 +85,25 @@ def test_a_100k_task_job_sends_few_messages(memory):
         assert 1 <= len(sent) <= elapsed / p._coalescer.interval + 3, (len(sent), elapsed)
     finally:
         p.close()
+
+
+def test_entries_stored_in_another_cache_are_not_counted(memory, tmp_path):
+    from jlcache import Memory
+
+    other = Memory(tmp_path / "other")
+
+    @other.cache
+    def elsewhere(x):
+        return x
+
+    p = Panel(memory)
+    try:
+        for i in range(50):
+            elsewhere(i)
+        p._flush()  # what the next update would show, before any rescan
+        assert p.summary["entries"] == 0
+        assert [r for r in p.rows() if r["type"] != "job"] == []
+        p.refresh()
+        assert p.summary["entries"] == 0
+    finally:
+        p.close()
