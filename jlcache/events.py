@@ -14,7 +14,7 @@ Event names and their ``data`` keys::
 
     cache.hit    func, version, key, duration (recorded compute time), bytes
     cache.miss   func, version, key
-    cache.store  func, version, key, bytes, duration
+    cache.store  func, version, key, bytes, duration, location (the store's url)
     cache.clear  func (or None for everything), version, key (None when wider)
     job.start    id, backend, n_jobs, total (None when unknown), func, background
     job.progress id, done, total, errors

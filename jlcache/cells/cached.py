@@ -270,7 +270,7 @@ def _store(memory: Any, cell: Cell, ref: EntryRef, saved: state.CellState,
     except Exception as exc:  # the cell ran; a storage problem must not fail it
         _warn_store_failed(memory.store, cell, exc)
         return False
-    entries.stored(ref, cell.display, nbytes, duration)
+    entries.stored(ref, cell.display, nbytes, duration, memory.store.url)
     return True
 
 

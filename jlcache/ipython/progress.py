@@ -30,9 +30,12 @@ class WidgetBar:
         display(ipywidgets.HBox([self.bar, self.text]))
 
     def update(self, done: int, total: int | None, errors: int) -> None:
+        """Called from the job's dispatch loop (5 times a second): the bar's two traits go
+        in one message, not two, as sending costs that loop time."""
         elapsed = time.monotonic() - self.t0
-        self.bar.max = max(total or done, 1)
-        self.bar.value = done
+        with self.bar.hold_sync():
+            self.bar.max = max(total or done, 1)
+            self.bar.value = done
         total_txt = f"/{total}" if total else ""
         self.text.value = f"{done}{total_txt} &nbsp; {elapsed:.1f}s &nbsp; {_rate(done, elapsed)}"
 

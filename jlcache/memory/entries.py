@@ -100,6 +100,8 @@ def miss(ref: Any, func: str) -> None:
     _publish("cache.miss", ref, func)
 
 
-def stored(ref: Any, func: str, nbytes: int, duration: float) -> None:
+def stored(ref: Any, func: str, nbytes: int, duration: float, location: str | None = None) -> None:
+    """``cache.store``; ``location`` (the store's ``url``) tells a panel showing another
+    cache that this entry is not one of its own."""
     if events.has_subscribers():
-        _publish("cache.store", ref, func, bytes=nbytes, duration=duration)
+        _publish("cache.store", ref, func, bytes=nbytes, duration=duration, location=location)

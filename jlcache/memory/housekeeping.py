@@ -45,14 +45,14 @@ from typing import TYPE_CHECKING, Any
 
 from jlcache import events, stats
 from jlcache.errors import CorruptEntryError
-from jlcache.store.layout import KINDS, EntryInfo, EntryRef
+from jlcache.store.layout import KINDS, EntryInfo, EntryRef, Tally
 
 if TYPE_CHECKING:  # pragma: no cover
     from jlcache.store import Store
 
 __all__ = ["CURRENT", "NO_SESSION", "STALE", "UNKNOWN", "Damaged", "Removed", "clear_groups",
            "clear_stale", "defined_versions", "entry_bytes", "group_states", "human_size",
-           "last_stored", "match_groups", "stale_versions", "total_bytes", "verify",
+           "last_stored", "match_groups", "stale_versions", "tallies_by_group", "total_bytes", "verify",
            "version_state"]
 
 CURRENT, STALE, UNKNOWN = "current", "stale", "unknown"
@@ -96,20 +96,34 @@ def version_state(kind: str, group: str, version: str, defined: Defined | None =
 
 
 def last_stored(store: Store, kind: str, group: str,
-                entries: Iterable[EntryInfo] | None = None) -> dict[str, float]:
+                entries: Iterable[EntryInfo] | None = None,
+                tallies: Mapping[str, Tally] | None = None) -> dict[str, float]:
     """When each version of a group was last stored to: its newest entry's ``created``, or,
     for a version without entries, when it was described (``0.0`` when unknown).
 
-    ``entries``: the group's entries when the caller listed them already (``Store.scan``).
+    ``entries``: the group's entries when the caller listed them already (``Store.scan``);
+    ``tallies``: their sums per version (``Store.tally``), the same answer for a big cache.
     """
     out = dict.fromkeys(store.versions(kind, group), 0.0)
-    for entry in store.scan(kind, group) if entries is None else entries:
-        version = entry.ref.version
-        out[version] = max(out.get(version, 0.0), entry.created)
+    if tallies is not None:
+        for version, tally in tallies.items():
+            out[version] = max(out.get(version, 0.0), tally.last_stored)
+    else:
+        for entry in store.scan(kind, group) if entries is None else entries:
+            version = entry.ref.version
+            out[version] = max(out.get(version, 0.0), entry.created)
     for version, when in out.items():
         if not when:
             created = store.read_info(kind, group, version).get("created")
             out[version] = float(created) if isinstance(created, (int, float)) else 0.0
+    return out
+
+
+def tallies_by_group(store: Store, kind: str) -> dict[str, dict[str, Tally]]:
+    """``Store.tally(kind)`` as ``{group: {version: Tally}}``."""
+    out: dict[str, dict[str, Tally]] = {}
+    for (group, version), tally in store.tally(kind).items():
+        out.setdefault(group, {})[version] = tally
     return out
 
 
@@ -132,10 +146,10 @@ def stale_versions(store: Store, defined: Knowledge = None) -> list[tuple[str, s
     out: list[tuple[str, str, str]] = []
     for kind in KINDS:
         if isinstance(defined, _NoSession):
-            by_group = _by_group(store.scan(kind))
+            by_group = tallies_by_group(store, kind)
             for group in store.groups(kind):
                 states = group_states(kind, group, last_stored(
-                    store, kind, group, by_group.get(group, ())), defined)
+                    store, kind, group, tallies=by_group.get(group, {})), defined)
                 out.extend((kind, group, v) for v, state in states.items() if state == STALE)
             continue
         for group in store.groups(kind):
@@ -143,13 +157,6 @@ def stale_versions(store: Store, defined: Knowledge = None) -> list[tuple[str, s
                 continue  # unknown: no need to list its versions
             out.extend((kind, group, version) for version in store.versions(kind, group)
                        if version_state(kind, group, version, defined) == STALE)
-    return out
-
-
-def _by_group(entries: Iterable[EntryInfo]) -> dict[str, list[EntryInfo]]:
-    out: dict[str, list[EntryInfo]] = {}
-    for entry in entries:
-        out.setdefault(entry.ref.group, []).append(entry)
     return out
 
 
@@ -170,13 +177,16 @@ def clear_stale(store: Store, defined: Knowledge = None, guard: Guard | None = N
     it already gone.
     """
     out = Removed()
+    tallies: dict[str, dict[tuple[str, str], Tally]] = {}
     for kind, group, version in stale_versions(store, defined):
-        infos = store.entries(kind, group, version)
+        if kind not in tallies:  # one listing per kind, not a header read per entry
+            tallies[kind] = store.tally(kind)
+        tally = tallies[kind].get((group, version))
         with (guard or _no_guard)(kind, group, version):
             store.delete_version(kind, group, version)
         out.versions.append((kind, group, version))
-        out.entries += len(infos)
-        out.bytes += total_bytes(infos)
+        out.entries += tally.entries if tally else 0
+        out.bytes += tally.disk if tally else 0
         events.publish("cache.clear", kind=kind, group=group, func=group, version=version,
                        key=None)
     return out

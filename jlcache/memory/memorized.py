@@ -213,7 +213,7 @@ class MemorizedFunc:
             memory._warn_store_failed(self._name, exc)
             return None
         meta["bytes"] = nbytes
-        entries.stored(ref, self._name, nbytes, duration)
+        entries.stored(ref, self._name, nbytes, duration, self._cache_store.url)
         return meta
 
     def _input_args(self, args: tuple, kwargs: dict) -> dict[str, str]:

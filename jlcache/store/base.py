@@ -42,7 +42,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from jlcache.store.layout import EntryInfo, EntryRef
+from jlcache.store.layout import EntryInfo, EntryRef, Tally, tally_of
 
 __all__ = ["Info", "Store", "Where", "flush_at_exit"]
 
@@ -167,6 +167,13 @@ class Store(ABC):
         caches that must stay fast (``jlcache ls``/``du`` on 100k entries). This default is
         ``entries``; a store whose listing alone knows sizes and times overrides it."""
         return self.entries(kind, group, version)
+
+    def tally(self, kind: str) -> dict[tuple[str, str], Tally]:
+        """``{(group, version): Tally}`` for every version of ``kind`` holding entries: the
+        sums of ``scan(kind)`` (count, bytes, newest use and store, first key) without an
+        ``EntryInfo`` per entry, for summaries of caches of 100k entries (the panel's header
+        and rows, ``%jlcache info``). This default sums ``scan``."""
+        return tally_of(self.scan(kind))
 
     @abstractmethod
     def size(self) -> int:

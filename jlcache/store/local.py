@@ -47,6 +47,7 @@ from jlcache.store.layout import (  # noqa: F401 - also imported from here by ol
     KINDS,
     EntryInfo,
     EntryRef,
+    Tally,
     group_name,
     parse_age,
     parse_size,
@@ -265,6 +266,9 @@ class LocalStore(Store):
     def scan(self, kind: str, group: str | None = None,
              version: str | None = None) -> list[EntryInfo]:
         return self.maintenance.scan(kind, group, version)
+
+    def tally(self, kind: str) -> dict[tuple[str, str], Tally]:
+        return self.maintenance.tally(kind)
 
     def size(self) -> int:
         return self.maintenance.size()

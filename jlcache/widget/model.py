@@ -15,6 +15,7 @@ ever holds what it shows. Row ids live in ``panel_ids``; clearing in ``panel_cle
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,12 +24,14 @@ from typing import Any
 
 from jlcache.memory.housekeeping import CURRENT, STALE, Defined, entry_bytes, version_state
 from jlcache.store.base import Store
+from jlcache.store.layout import EntryInfo, EntryRef, Tally
 from jlcache.widget.format import human_duration, human_size
 from jlcache.widget.ids import KINDS, row_id
 
 __all__ = ["PAGE_SIZE", "SORT_KEYS", "STALE_BUTTON_TIP", "STATE_TIPS", "HitLog", "PanelState",
            "Scan", "ViewState", "args_text", "disk_bytes", "scan"]
 
+_log = logging.getLogger(__name__)
 PAGE_SIZE = 25  # rows per page of a section or an expanded level: one screen, not 10,000
 SORT_KEYS = ("last_used", "size", "name")
 Version = tuple[str, str, str]  # (kind, group, version)
@@ -60,22 +63,56 @@ def args_text(info: Any) -> str:
 # ----------------------------------------------------------------------------- store scan
 @dataclass
 class Scan:
-    """One read of the store: entries grouped by (kind, group, version), plus version info."""
+    """One read of the store: every version's ``Tally`` (entries, bytes, last use) and info.
+
+    Entries themselves are read only for a version whose rows are shown (``entries``): the
+    header and every row need the sums alone, so a store of 100k entries is summed from its
+    listing (``Store.tally``) without an object per entry. Entries stored since the scan are
+    added from their ``cache.store`` events (``add``) instead of rescanning during a job.
+    """
 
     location: str = ""
-    versions: dict[Version, list[Any]] = field(default_factory=dict)
+    totals: dict[Version, Tally] = field(default_factory=dict)
     infos: dict[Version, dict] = field(default_factory=dict)
     took: float = 0.0
-    _agg: dict[Version, tuple[int, int, float | None]] = field(default_factory=dict)
+    store: Any = None
+    _entries: dict[Version, list[Any]] = field(default_factory=dict)
 
     def aggregate(self, key: Version) -> tuple[int, int, float | None]:
-        """``(entries, bytes on disk, last used)`` of one version, computed once per scan."""
-        agg = self._agg.get(key)
-        if agg is None:
-            entries = self.versions.get(key, ())
-            last = max((e.last_access or e.created or 0 for e in entries), default=0) or None
-            agg = self._agg[key] = (len(entries), sum(disk_bytes(e) for e in entries), last)
-        return agg
+        """``(entries, bytes on disk, last used)`` of one version."""
+        t = self.totals.get(key)
+        if t is None:
+            return 0, 0, None
+        return t.entries, t.disk, t.last_used or None
+
+    def entries(self, key: Version) -> list[Any]:
+        """The version's entries with their metadata, read once per scan when first asked."""
+        found = self._entries.get(key)
+        if found is None:
+            found = []
+            if self.store is not None and self.totals.get(key, _EMPTY).entries:
+                try:
+                    found = list(self.store.entries(*key))
+                except Exception:  # a version deleted meanwhile: no rows until the next scan
+                    _log.debug("could not list %s", key, exc_info=True)
+            self._entries[key] = found
+        return found
+
+    def add(self, key: Version, entry_key: str, nbytes: int, duration: float | None, when: float) -> None:
+        """Count an entry a ``cache.store`` event announced (its size is ``entry_bytes``)."""
+        t = self.totals.get(key) or _EMPTY
+        first = min(t.first, entry_key) if t.first else entry_key
+        self.totals[key] = Tally(t.entries + 1, t.disk + nbytes, max(t.last_used, when),
+                                 max(t.last_stored, when), first)
+        if key not in self.infos:
+            self.infos[key] = _read_info(self.store, *key) if self.store is not None else {}
+        loaded = self._entries.get(key)
+        if loaded is not None:  # its metadata (arguments) arrives with the next scan
+            loaded.append(EntryInfo(EntryRef(*key, entry_key), None, nbytes, when, when, duration,
+                                    "", disk=nbytes))
+
+
+_EMPTY = Tally(0, 0, 0.0, 0.0, "")
 
 
 def _read_info(store: Store, kind: str, group: str, version: str) -> dict:
@@ -86,17 +123,17 @@ def _read_info(store: Store, kind: str, group: str, version: str) -> dict:
 
 
 def scan(store: Store) -> Scan:
-    """Read every entry's metadata once (the panel's only disk access besides clearing)."""
+    """Sum every version of the store from its listing (no entry is opened)."""
     t0 = time.perf_counter()
-    out = Scan(location=store.url)
+    out = Scan(location=store.url, store=store)
     for kind in KINDS:
         for group in store.groups(kind):
             for version in store.versions(kind, group):
-                out.versions[(kind, group, version)] = []
+                out.totals[(kind, group, version)] = _EMPTY
                 out.infos[(kind, group, version)] = _read_info(store, kind, group, version)
-        for info in store.entries(kind):
-            ref = info.ref
-            out.versions.setdefault((kind, ref.group, ref.version), []).append(info)
+        for (group, version), tally in store.tally(kind).items():
+            out.totals[(kind, group, version)] = tally
+            out.infos.setdefault((kind, group, version), {})
     out.took = time.perf_counter() - t0
     return out
 
@@ -133,7 +170,7 @@ class HitLog:
             total = self._bytes.get(version, 0)
             unsized = [(k[3], n) for k, n in self._unsized.items() if k[:3] == version]
         if unsized:
-            sizes = {e.ref.key: entry_bytes(e) for e in scan.versions.get(version, ())}
+            sizes = {e.ref.key: entry_bytes(e) for e in scan.entries(version)}
             total += sum(sizes.get(key, 0) * n for key, n in unsized)
         return total
 
@@ -219,7 +256,7 @@ class PanelState:
             order = lambda i: (args_text(i) or i.ref.key).lower()  # noqa: E731
         else:
             order = lambda i: (self._entry_last(i) or 0, i.ref.key)  # noqa: E731
-        return _page(self.scan.versions[key], self.view.pages.get(rid, 0), self.view, order, self._entry_row)
+        return _page(self.scan.entries(key), self.view.pages.get(rid, 0), self.view, order, self._entry_row)
 
     # ------------------------------------------------------------------ versions and groups
     def _version_row(self, key: Version, counts: Any, defined: Defined) -> dict:
@@ -242,7 +279,7 @@ class PanelState:
 
     def _group_rows(self, kind: str, stats: dict, defined: Defined) -> list[dict]:
         by_group: dict[str, list[str]] = {}
-        for k, group, version in self.scan.versions:
+        for k, group, version in self.scan.totals:
             if k == kind:
                 by_group.setdefault(group, []).append(version)
         rows = []
@@ -287,7 +324,7 @@ class PanelState:
     def summary(self, defined: Defined) -> dict:
         """The header: location, entries and bytes on disk (= ``Store.size()``), stale share."""
         total = stale = stale_bytes = n = 0
-        for (kind, group, version) in self.scan.versions:
+        for (kind, group, version) in self.scan.totals:
             count, size, _ = self.scan.aggregate((kind, group, version))
             total += size
             n += count

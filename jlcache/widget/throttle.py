@@ -1,66 +1,86 @@
-"""Coalescing: however many events arrive, the browser gets at most ~10 updates a second.
+"""Coalescing: however many events arrive, the browser gets at most ~5 updates a second.
 
 A 100,000-task job publishes 100,000 progress events; each one only pokes the
-``Coalescer``, which schedules one flush on a timer thread unless one is already pending::
+``Coalescer``, which wakes its one flushing thread unless a flush is already pending::
 
-    engine thread(s) --poke()--> [pending? return] --> Timer(delay) --> flush() (never overlapping)
+    engine thread(s) --poke()--> [pending? return] --> wake --> flusher thread: wait out the
+                                                               interval, flush() (never overlapping)
+
+One long-lived thread, not a timer thread per flush: starting a thread makes the poking
+thread (the job's own dispatch loop) wait until the new thread holds the GIL, and in a
+kernel each new thread opens its own socket to send its first message; both cost the job
+milliseconds per flush.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 __all__ = ["Coalescer"]
+
+_log = logging.getLogger(__name__)
 
 
 class Coalescer:
     """Runs ``flush`` at most once per ``interval`` seconds, however often it is poked.
 
     ``poke`` is on the engine's hot path (one call per event), so when a flush is already
-    scheduled it returns after reading one attribute. A poke that arrives while a flush
-    runs schedules the next one, so the last update is never lost.
+    pending it returns after reading one attribute, and otherwise only sets an event. A poke
+    that arrives while a flush runs asks for the next one, so the last update is never lost.
+    The flushing thread starts at ``start`` or the first poke and ends at ``close``.
     """
 
-    def __init__(self, flush: Callable[[], None], interval: float = 0.1,
-                 timer: Callable[..., Any] = threading.Timer, clock: Callable[[], float] = time.monotonic) -> None:
-        self._flush, self.interval, self._timer_factory, self._clock = flush, interval, timer, clock
+    def __init__(self, flush: Callable[[], None], interval: float = 0.2,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._flush, self.interval, self._clock = flush, interval, clock
         self._lock = threading.Lock()
-        self._run_lock = threading.Lock()  # flushes never overlap, even when one is slow
+        self._wake = threading.Event()
+        self._stop = threading.Event()
         self._pending = False
         self._closed = False
         self._last = float("-inf")
-        self._timer: Any = None
+        self._thread: threading.Thread | None = None
         self.flushes = 0
+
+    def start(self) -> None:
+        """Start the flushing thread now (else the first poke does), so that no event of a
+        job waits for a thread to start."""
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._loop, name="jlcache-panel-flush",
+                                                daemon=True)
+                self._thread.start()
 
     def poke(self) -> None:
         """Ask for a flush soon; cheap when one is already pending."""
         if self._pending or self._closed:
             return
-        with self._lock:
-            if self._pending or self._closed:
-                return
-            self._pending = True
-            delay = max(0.0, self._last + self.interval - self._clock())
-            self._timer = self._timer_factory(delay, self._run)
-            self._timer.daemon = True
-            self._timer.start()
+        self._pending = True
+        if self._thread is None:
+            self.start()
+        self._wake.set()
 
-    def _run(self) -> None:
-        with self._lock:
-            if self._closed:
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait()
+            delay = self._last + self.interval - self._clock()
+            if self._stop.wait(max(0.0, delay)) or self._closed:
                 return
-            self._pending = False
+            self._wake.clear()
+            self._pending = False  # a poke from here on asks for the next flush
             self._last = self._clock()
-        with self._run_lock:
             self.flushes += 1
-            self._flush()
+            try:
+                self._flush()
+            except Exception:  # a failing flush must not end the panel's updates
+                _log.exception("panel flush failed")
 
     def close(self) -> None:
-        """Cancel a pending flush and ignore later pokes."""
+        """Stop the flushing thread (a flush under way finishes) and ignore later pokes."""
         with self._lock:
             self._closed = True
-            if self._timer is not None:
-                self._timer.cancel()
+        self._stop.set()
+        self._wake.set()

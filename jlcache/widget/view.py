@@ -6,7 +6,7 @@ live in the pure, unit-tested ``panel_*`` modules (``panel_model`` rows, ``panel
 bus and to the browser.
 
     engine events --(any thread)--> Panel._on_event: mark dirty, poke the Coalescer
-    Coalescer timer (<= 10/s) -----> Panel._flush: rescan if needed, set synced traits
+    Coalescer thread (<= 5/s) -----> Panel._flush: count stores, rescan if due, set synced traits
     browser click --model.send()--> Panel._on_msg -> clear / cancel / expand / page / sort
 
 Messages from the front end (``content`` of ``model.send``; typed in ``messages.py``)::
@@ -50,6 +50,7 @@ _log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
 # The ES module and its stylesheet sit next to this file (jlcache/widget/js/).
 _JS = _HERE / "js"
+SETTLE = 1.0  # seconds without a store before the entries counted from events are rescanned
 
 
 class Panel(anywidget.AnyWidget):
@@ -69,7 +70,7 @@ class Panel(anywidget.AnyWidget):
     view = t.Dict().tag(sync=True)
     status = t.Dict().tag(sync=True)  # {"text", "error", "seq"}: seq makes a repeat visible
 
-    def __init__(self, memory: Any, *, interval: float = 0.1, **kwargs: Any) -> None:
+    def __init__(self, memory: Any, *, interval: float = 0.2, **kwargs: Any) -> None:
         self._memory = memory
         self._store: Store | None = getattr(memory, "store", None)
         self._state = PanelState()
@@ -77,6 +78,10 @@ class Panel(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._dirty_scan = self._dirty_stats = self._dirty_jobs = False
         self._last_scan = float("-inf")
+        self._stored: list[tuple] = []  # cache.store events not yet counted in the scan
+        self._stored_lock = threading.Lock()
+        self._last_store = float("-inf")
+        self._settle = False  # entries were counted from events: rescan once stores stop
         self._seq = 0
         super().__init__(**kwargs)
         self._coalescer = Coalescer(self._flush, interval)
@@ -85,6 +90,7 @@ class Panel(anywidget.AnyWidget):
         self._unsubscribe: Callable[[], None] | None = events.subscribe(self._on_event)
         self._seed_jobs()
         self.refresh()
+        self._coalescer.start()
 
     # ------------------------------------------------------------------ public API
     def refresh(self) -> None:
@@ -179,30 +185,62 @@ class Panel(anywidget.AnyWidget):
         elif name == "cache.miss":
             self._dirty_stats = True
             self._coalescer.poke()
-        elif name == "cache.store" or name == "cache.clear":
+        elif name == "cache.store":
+            data = event.data
+            with self._stored_lock:
+                self._stored.append((data, event.time))
+            self._last_store = time.monotonic()
+            self._coalescer.poke()
+        elif name == "cache.clear":
             self._dirty_scan = True
             self._coalescer.poke()
 
     def _flush(self, force: bool = False) -> None:
         with self._lock:
+            self._count_stored()
+            if self._settle and time.monotonic() - self._last_store >= SETTLE:
+                self._settle, self._dirty_scan = False, True
             if self._dirty_scan and (force or self._scan_allowed()):
-                self._dirty_scan = False
+                self._dirty_scan = self._settle = False
                 self._state.scan = scan(self._store) if self._store is not None else Scan()
                 self._last_scan = time.monotonic()
                 self._dirty_stats = True
-            if self._dirty_stats:
-                self._dirty_stats = False
-                defined = housekeeping.defined_versions()
-                sections = self._state.sections(stats.snapshot(), defined)
-                with self.hold_sync():
+            with self.hold_sync():  # one message per update, whatever changed
+                if self._dirty_stats:
+                    self._dirty_stats = False
+                    defined = housekeeping.defined_versions()
+                    sections = self._state.sections(stats.snapshot(), defined)
                     self.summary = self._state.summary(defined)
                     self.functions, self.cells = sections["functions"], sections["cells"]
                     self.view = self._state.view.as_dict()
-            if self._dirty_jobs:
-                self._dirty_jobs = False
-                self.jobs = self._tracker.rows()
-            if self._dirty_scan:  # a rescan was deferred: come back for it
+                if self._dirty_jobs:
+                    self._dirty_jobs = False
+                    self.jobs = self._tracker.rows()
+            if self._dirty_scan or self._settle:  # a rescan is due later: come back for it
                 self._coalescer.poke()
+
+    def _count_stored(self) -> None:
+        """Add the entries ``cache.store`` events announced to the last scan: a job storing
+        thousands of results then costs no rescan (a directory walk holding the GIL the job
+        needs) until its stores stop for ``SETTLE`` seconds; that rescan reads the metadata
+        (arguments) the events do not carry."""
+        with self._stored_lock:
+            stored, self._stored = self._stored, []
+        if not stored or self._store is None:
+            return
+        current, url = self._state.scan, self._store.url
+        for data, when in stored:
+            location = data.get("location")
+            if location is None:  # a publisher that does not say where: read the store
+                self._dirty_scan = True
+                continue
+            kind = str(data.get("kind") or "functions")
+            group, version, key = data.get("group") or data.get("func"), data.get("version"), data.get("key")
+            if location == url and kind in KINDS and group and version and key:
+                nbytes = data.get("bytes")
+                current.add((kind, str(group), str(version)), str(key),
+                            int(nbytes) if isinstance(nbytes, int | float) else 0, data.get("duration"), when)
+                self._dirty_stats = self._settle = True
 
     def _scan_allowed(self) -> bool:
         """Rescans cost a directory walk (and the GIL a running job needs): keep them under

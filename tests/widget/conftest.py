@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from jlcache.store import EntryInfo, EntryRef
+from jlcache.store.layout import tally_of
 
 # The real value types: only the store behind them is faked.
 
@@ -45,6 +46,9 @@ class FakeStore:
     def entries(self, kind: str, group: str | None = None, version: str | None = None) -> list[EntryInfo]:
         return [i for r, i in self.entries_by_ref.items() if r.kind == kind
                 and group in (None, r.group) and version in (None, r.version)]
+
+    def tally(self, kind: str) -> dict:
+        return tally_of(self.entries(kind))
 
     def delete(self, ref: EntryRef) -> None:
         self.calls.append(("delete", ref))

@@ -46,3 +46,39 @@ def test_coalescer_flushes_do_not_overlap():
     time.sleep(0.1)
     c.close()
     assert overlaps and max(overlaps) == 1
+
+
+def test_every_flush_runs_on_one_thread_and_pokes_start_no_thread():
+    """A poke must not start a thread (the poking thread, a job's dispatch loop, would wait
+    for it to get the GIL, and in a kernel each new thread opens its own iopub socket)."""
+    threads = set()
+    c = Coalescer(lambda: threads.add(threading.get_ident()), interval=0.01)
+    c.poke()
+    time.sleep(0.05)
+    before = threading.active_count()
+    started = []
+    original = threading.Thread.start
+    threading.Thread.start = lambda self: started.append(self) or original(self)
+    try:
+        for _ in range(20):
+            c.poke()
+            time.sleep(0.02)
+    finally:
+        threading.Thread.start = original
+    c.close()
+    assert c.flushes >= 10
+    assert len(threads) == 1
+    assert started == [] and threading.active_count() <= before
+
+
+def test_close_ends_the_flushing_thread():
+    c = Coalescer(lambda: None, interval=0.01)
+    c.poke()
+    time.sleep(0.05)
+    thread = c._thread
+    assert thread is not None and thread.is_alive()
+    c.close()
+    thread.join(1)
+    assert not thread.is_alive()
+    c.poke()
+    assert c._thread is thread  # a closed coalescer starts nothing

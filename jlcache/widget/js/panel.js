@@ -9,7 +9,7 @@
 //   model "change:<trait>" --> draw<Section>(ctx) builds fresh elements --> patch() onto the page
 //   click anywhere in the panel --> onClick(ctx) reads data-* attributes --> model.send()
 //
-// Sections are redrawn up to 10 times a second while a job runs, so they are *patched*:
+// Sections are redrawn up to 5 times a second while a job runs, so they are *patched*:
 // rows are matched by their data-id and updated in place, never replaced. A button under
 // the pointer stays the same element between mousedown and mouseup (a replaced one would
 // swallow the click), and one listener on the panel reads what a button does from its
