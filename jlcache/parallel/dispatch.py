@@ -223,12 +223,10 @@ class Run:
         if tasks.tasks is None and not memorized(tasks.func):
             return None, tasks.wire(columns), len(tasks)
         listed = tasks.as_tasks()
-        try:
-            plan, sent = plan_batch(listed)
-        except (TypeError, ValueError, IndexError, KeyError):
-            for i, task in enumerate(listed):  # a bad task later in the batch: name it
+        if tasks.tasks is not None:  # a mixed batch (rare): name a bad task before it runs
+            for i, task in enumerate(listed):
                 _check_task(task, self._n_tasks + i)
-            raise
+        plan, sent = plan_batch(listed)
         return plan, compact(sent, columns), len(sent)
 
     def _dispatch(self, tasks: Taken) -> None:
