@@ -163,8 +163,12 @@ class Parallel:
         return _ResultIterator(run, ordered=self.return_as == "generator")
 
     def _make_run(self, iterable: Any, job_id: str, job: BackgroundJob | None) -> Any:
-        from jlcache.parallel.dispatch import Run
         from jlcache.parallel.progress import make_reporters
+
+        if self._backend.inline:
+            from jlcache.parallel.inline import InlineRun as Run
+        else:
+            from jlcache.parallel.dispatch import Run
 
         if not hasattr(iterable, "__len__"):
             iterable = iter(iterable)

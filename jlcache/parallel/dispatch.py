@@ -357,17 +357,20 @@ class Run:
             # a worker at its memory limit (ulimit, cgroup) fails whatever it runs next,
             # even unpickling the next task: start the next call with fresh workers
             self._replace_workers = True
-        index = batch.start + position
         if failure.tb:
             exc.__cause__ = RemoteTraceback(f"\n\"\"\"\n{failure.tb}\"\"\"")
             exc.__traceback__ = remote_traceback(failure.frames)
         else:  # raised in this process: the user's frames are real, jlcache's are noise
             exc.__traceback__ = without_jlcache_frames(exc.__traceback__)
-        note = (f"jlcache: raised by task #{index} ({describe_task(batch.tasks.task(position))}) "
+        raise self._noted(exc, batch.start + position, batch.tasks.task(position))
+
+    def _noted(self, exc: BaseException, index: int, task: Any) -> BaseException:
+        """``exc`` with a note naming the task that raised it (once)."""
+        note = (f"jlcache: raised by task #{index} ({describe_task(task)}) "
                 f"on the {self.backend.name!r} backend")
         if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
             exc.add_note(note)
-        raise exc
+        return exc
 
     def _report(self, final: bool = False) -> None:
         now = time.monotonic()

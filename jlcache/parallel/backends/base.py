@@ -48,6 +48,8 @@ class ParallelBackendBase:
     - ``supports_cancel``: ``abort`` can stop *running* tasks (e.g. by killing workers).
     - ``remote``: workers may be on other machines (no shared filesystem or ``/dev/shm``).
     - ``default_window``: batches kept in flight per worker (the engine's ``pre_dispatch``).
+    - ``inline``: no workers at all: the engine runs each task in the caller's thread as it
+      pulls it from the iterable, and never calls ``submit`` (the sequential backend).
 
     Tuning attributes: ``default_n_jobs`` is what ``n_jobs=None`` means (1 locally; a
     cluster backend uses -1, the whole cluster, whose size is the user's choice), and
@@ -63,6 +65,7 @@ class ParallelBackendBase:
     supports_cancel = False
     remote = False
     default_window = 2
+    inline = False
     default_n_jobs = 1
     batch_target = 0.05
 
