@@ -153,6 +153,9 @@ class Run:
                 results = self._collect(batch)
                 if results is _RETRIED:
                     continue
+                # the future's callback refers to the batch: without this cycle its tasks
+                # are freed now, not at the collector's next full pass
+                batch.future = batch.sent = None
                 self._fill()  # keep workers busy while the consumer handles these results
                 yield batch.idx, results
             status = "done"
