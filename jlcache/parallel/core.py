@@ -163,12 +163,14 @@ class Parallel:
         return _ResultIterator(run, ordered=self.return_as == "generator")
 
     def _make_run(self, iterable: Any, job_id: str, job: BackgroundJob | None) -> Any:
+        from jlcache.parallel.dispatch import Run
         from jlcache.parallel.progress import make_reporters
 
+        run_type = Run
         if self._backend.inline:
-            from jlcache.parallel.inline import InlineRun as Run
-        else:
-            from jlcache.parallel.dispatch import Run
+            from jlcache.parallel.inline import InlineRun
+
+            run_type = InlineRun
 
         if not hasattr(iterable, "__len__"):
             iterable = iter(iterable)
@@ -188,7 +190,7 @@ class Parallel:
                        else FixedBatcher(self.batch_size))  # type: ignore[arg-type]  # validated
             if self.timeout is not None and backend.supports_timeout and self.batch_size == "auto":
                 batcher = FixedBatcher(1)
-            run = Run(backend=backend, n_jobs=n_workers, iterable=iterable, batcher=batcher,
+            run = run_type(backend=backend, n_jobs=n_workers, iterable=iterable, batcher=batcher,
                       window=window_of(n_workers),
                       timeout=self.timeout if backend.supports_timeout else None,
                       sharer=self._get_sharer(backend), job=self._job_data(job_id, job),

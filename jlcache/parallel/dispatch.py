@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import pickle
 import queue
-import reprlib
 import time
 from collections import deque
 from operator import length_hint
@@ -40,7 +39,7 @@ from jlcache.parallel.interrupts import get_interruptibly
 from jlcache.parallel.sharing import dumps
 from jlcache.parallel.tasks import RemoteTraceback, TaskFailure, run_pickled
 from jlcache.parallel.tracebacks import remote_traceback, without_jlcache_frames
-from jlcache.parallel.wire import Taken, compact, take, to_tasks
+from jlcache.parallel.wire import Taken, check_task, compact, take, to_tasks
 
 __all__ = ["JobCancelled", "Run"]
 
@@ -68,21 +67,6 @@ class _Batch:
         self.n_sent = n_sent
         self.future: Any = None
         self.submitted = 0.0
-
-
-def _check_task(task: Any, position: int) -> None:
-    """Reject what is not a ``delayed(f)(...)`` task with an error that says so (joblib
-    fails later with "cannot unpack non-iterable int object")."""
-    if type(task) is tuple and len(task) == 3 and callable(task[0]):
-        return
-    if (isinstance(task, (tuple, list)) and len(task) == 3 and callable(task[0])
-            and isinstance(task[1], (tuple, list)) and isinstance(task[2], dict)):
-        return
-    raise TypeError(
-        f"Parallel expects tasks made with delayed(f)(...); got {type(task).__name__} "
-        f"{reprlib.repr(task)} at position {position}. Wrap the call: delayed(f)(x) "
-        "instead of f(x), so that f runs in the workers."
-    )
 
 
 class Run:
@@ -221,14 +205,14 @@ class Run:
 
     def _plan(self, tasks: Taken) -> tuple[Any, Any, int]:
         """``(cache plan, wire form of the tasks to send, how many)``."""
-        _check_task(tasks.task(0), self._n_tasks)  # the classic mistake makes every task bad
+        check_task(tasks.task(0), self._n_tasks)  # the classic mistake makes every task bad
         columns = not self._in_process
         if tasks.tasks is None and not memorized(tasks.func):
             return None, tasks.wire(columns), len(tasks)
         listed = tasks.as_tasks()
         if tasks.tasks is not None:  # a mixed batch (rare): name a bad task before it runs
             for i, task in enumerate(listed):
-                _check_task(task, self._n_tasks + i)
+                check_task(task, self._n_tasks + i)
         plan, sent = plan_batch(listed)
         return plan, compact(sent, columns), len(sent)
 

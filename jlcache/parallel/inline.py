@@ -20,8 +20,9 @@ from typing import Any
 
 from jlcache.parallel.cached import memorized, plan_batch
 from jlcache.parallel.describe import describe_func
-from jlcache.parallel.dispatch import ERROR_GRACE, JobCancelled, Run, _check_task, _status_of
+from jlcache.parallel.dispatch import ERROR_GRACE, JobCancelled, Run, _status_of
 from jlcache.parallel.tracebacks import without_jlcache_frames
+from jlcache.parallel.wire import check_task
 
 __all__ = ["InlineRun"]
 
@@ -37,11 +38,11 @@ class InlineRun(Run):
     def start(self) -> None:
         """Peek at the first task to name the job's function; run nothing yet."""
         try:
-            first = next(self._it, _END)
+            first: Any = next(self._it, _END)
             if first is _END:
                 self._exhausted = True
             else:
-                _check_task(first, 0)  # the classic mistake fails the call, not its consumer
+                check_task(first, 0)  # the classic mistake fails the call, not its consumer
                 self._it = chain((first,), self._it)
                 if not self.job["func"]:
                     self.job["func"] = describe_func(first[0])
@@ -111,7 +112,7 @@ class InlineRun(Run):
         if isinstance(exc, KeyboardInterrupt):
             raise exc
         try:
-            _check_task(task, index)  # not a task at all: say so rather than "cannot unpack"
+            check_task(task, index)  # not a task at all: say so rather than "cannot unpack"
         except TypeError as bad:
             raise bad from None
         self.errors += 1

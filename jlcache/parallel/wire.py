@@ -20,11 +20,12 @@ The wire (what ``tasks._execute`` runs, pickled for process workers):
 
 from __future__ import annotations
 
+import reprlib
 from itertools import islice
 from operator import itemgetter
 from typing import Any
 
-__all__ = ["Taken", "compact", "take", "to_tasks"]
+__all__ = ["Taken", "check_task", "compact", "take", "to_tasks"]
 
 _first = itemgetter(0)
 _second = itemgetter(1)
@@ -86,7 +87,7 @@ def take(it: Any, n: int) -> Taken | None:
 
 def _general(func: Any, arglist: list, task: Any, rest: Any) -> Taken:
     """A batch that turned out mixed: every task so far, this one, then the rest as they are."""
-    tasks = [(func, args, {}) for args in arglist]
+    tasks: list = [(func, args, {}) for args in arglist]
     tasks.append(task)
     tasks.extend(rest)
     return Taken(None, None, tasks)
@@ -123,3 +124,18 @@ def to_tasks(wire: Any) -> list:
     tag, func, data = wire
     arglist = list(zip(*data, strict=True)) if tag == "cols" else data
     return [(func, args, {}) for args in arglist]
+
+
+def check_task(task: Any, position: int) -> None:
+    """Reject what is not a ``delayed(f)(...)`` task with an error that says so (joblib
+    fails later with "cannot unpack non-iterable int object")."""
+    if type(task) is tuple and len(task) == 3 and callable(task[0]):
+        return
+    if (isinstance(task, (tuple, list)) and len(task) == 3 and callable(task[0])
+            and isinstance(task[1], (tuple, list)) and isinstance(task[2], dict)):
+        return
+    raise TypeError(
+        f"Parallel expects tasks made with delayed(f)(...); got {type(task).__name__} "
+        f"{reprlib.repr(task)} at position {position}. Wrap the call: delayed(f)(x) "
+        "instead of f(x), so that f runs in the workers."
+    )
