@@ -186,16 +186,18 @@ class Parallel:
         self._claim()
         try:
             n_workers = backend.start(self._n_jobs)  # idempotent: repairs a broken pool
-            batcher = (AutoBatcher(backend.batch_target) if self.batch_size == "auto"
+            batcher = (AutoBatcher(backend.batch_target, backend.max_batch)
+                       if self.batch_size == "auto"
                        else FixedBatcher(self.batch_size))  # type: ignore[arg-type]  # validated
             if self.timeout is not None and backend.supports_timeout and self.batch_size == "auto":
                 batcher = FixedBatcher(1)
-            run = run_type(backend=backend, n_jobs=n_workers, iterable=iterable, batcher=batcher,
-                      window=window_of(n_workers),
-                      timeout=self.timeout if backend.supports_timeout else None,
-                      sharer=self._get_sharer(backend), job=self._job_data(job_id, job),
-                      reporters=make_reporters(self.progress, self.verbose,
-                                               f"Parallel(n_jobs={n_workers})"))
+            run = run_type(
+                backend=backend, n_jobs=n_workers, iterable=iterable, batcher=batcher,
+                window=window_of(n_workers),
+                timeout=self.timeout if backend.supports_timeout else None,
+                sharer=self._get_sharer(backend), job=self._job_data(job_id, job),
+                reporters=make_reporters(self.progress, self.verbose,
+                                         f"Parallel(n_jobs={n_workers})"))
         except BaseException:
             self._release("error")
             raise

@@ -44,11 +44,11 @@ def value(x):
     return int(x)
 
 
-def _peak_while_mapping(**kwargs) -> tuple[int, list]:
+def _peak_while_mapping(n: int = N, **kwargs) -> tuple[int, list]:
     peak = [0]
 
     def tasks():
-        for i in range(N):
+        for i in range(n):
             peak[0] = max(peak[0], Counted.live)
             yield delayed(value)(Counted(i))
 
@@ -74,3 +74,23 @@ def test_auto_batching_holds_a_bounded_share_of_a_long_input():
     peak, out = _peak_while_mapping(backend="loky")
     assert out == list(range(N))
     assert peak < N // 2, f"{peak} of {N} task arguments alive at once"
+
+
+def test_automatic_thread_batches_stay_small(monkeypatch):
+    """Threads gain nothing from batches of ~100k tiny tasks, which only hold more
+    arguments: automatic batches stop at the backend's ``max_batch``."""
+    from jlcache.parallel.backends.threads import ThreadingBackend
+    from jlcache.parallel.batching import AutoBatcher
+
+    sizes: list = []
+    proposed = AutoBatcher.next_size
+
+    def spy(self, remaining, n_jobs):
+        sizes.append(proposed(self, remaining, n_jobs))
+        return sizes[-1]
+
+    monkeypatch.setattr(AutoBatcher, "next_size", spy)
+    n = 200_000
+    out = Parallel(n_jobs=2, backend="threading")(delayed(value)(i) for i in range(n))
+    assert out == list(range(n))
+    assert max(sizes) == ThreadingBackend.max_batch  # grown to the cap, never beyond

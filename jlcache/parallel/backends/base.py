@@ -54,7 +54,9 @@ class ParallelBackendBase:
     Tuning attributes: ``default_n_jobs`` is what ``n_jobs=None`` means (1 locally; a
     cluster backend uses -1, the whole cluster, whose size is the user's choice), and
     ``batch_target`` the seconds of work an automatic batch aims at (longer on a cluster,
-    where each task round trip costs milliseconds).
+    where each task round trip costs milliseconds), and ``max_batch`` the most tasks an
+    automatic batch holds (a thread pool gains nothing from huge batches, which only hold
+    more task arguments in memory).
     """
 
     name = "base"
@@ -68,6 +70,7 @@ class ParallelBackendBase:
     inline = False
     default_n_jobs = 1
     batch_target = 0.05
+    max_batch = 100_000
 
     def __init__(self, nesting_level: int | None = None,
                  inner_max_num_threads: int | None = None, **backend_kwargs: Any) -> None:
