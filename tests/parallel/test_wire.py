@@ -111,3 +111,15 @@ def test_shared_argument_objects_stay_shared_inside_a_batch(process_backend):
     out = Parallel(n_jobs=N_JOBS, backend=process_backend, batch_size=10)(
         delayed(id)(shared) for _ in range(10))
     assert len(set(out)) == 1  # one object in the worker, as when each task is pickled alone
+
+
+def test_an_error_raised_by_the_callers_generator_is_not_blamed_on_a_task(backend):
+    def tasks():
+        for i in range(300):
+            if i == 250:
+                raise LookupError("the input ran out of data")
+            yield delayed(add)(i)
+
+    with pytest.raises(LookupError, match="ran out of data") as info:
+        Parallel(n_jobs=N_JOBS, backend=backend, batch_size=100)(tasks())
+    assert not any("raised by task" in note for note in getattr(info.value, "__notes__", []))
