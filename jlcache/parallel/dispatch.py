@@ -167,14 +167,16 @@ class Run:
                 self.backend_release(status)
             finally:
                 elapsed = time.monotonic() - self._t0
-                self._report(final=True)
-                for reporter in self.reporters:
-                    try:
-                        reporter.close(status, self.done, self.total, self.errors)
-                    except Exception:
-                        pass
-                events.publish("job.end", id=self.job["id"], status=status, elapsed=elapsed,
-                               done=self.done, errors=self.errors)
+                try:  # a subscriber may raise (a Ctrl-C landing in it): job.end still goes out
+                    self._report(final=True)
+                    for reporter in self.reporters:
+                        try:
+                            reporter.close(status, self.done, self.total, self.errors)
+                        except Exception:
+                            pass
+                finally:
+                    events.publish("job.end", id=self.job["id"], status=status,
+                                   elapsed=elapsed, done=self.done, errors=self.errors)
 
     # set by Parallel: stop or keep the pool, remove shared arrays (given the run's status)
     backend_release: Any = staticmethod(lambda status: None)
