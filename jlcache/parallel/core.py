@@ -163,15 +163,6 @@ class Parallel:
         return _ResultIterator(run, ordered=self.return_as == "generator")
 
     def _make_run(self, iterable: Any, job_id: str, job: BackgroundJob | None) -> Any:
-        from jlcache.parallel.dispatch import Run
-        from jlcache.parallel.progress import make_reporters
-
-        run_type = Run
-        if self._backend.inline:
-            from jlcache.parallel.inline import InlineRun
-
-            run_type = InlineRun
-
         if not hasattr(iterable, "__len__"):
             iterable = iter(iterable)
         backend = self._backend
@@ -185,7 +176,12 @@ class Parallel:
                           "tasks that run too long.", ParallelWarning, stacklevel=3)
         self._claim()
         try:
-            n_workers = backend.start(self._n_jobs)  # idempotent: repairs a broken pool
+            # idempotent: repairs a broken pool. First, so that new workers boot while this
+            # process imports the engine's modules and prepares the first batch
+            n_workers = backend.start(self._n_jobs)
+            from jlcache.parallel.progress import make_reporters
+
+            run_type = _run_type(backend)
             batcher = (AutoBatcher(backend.batch_target, backend.max_batch)
                        if self.batch_size == "auto"
                        else FixedBatcher(self.batch_size))  # type: ignore[arg-type]  # validated
@@ -273,6 +269,17 @@ class Parallel:
 
     def __repr__(self) -> str:
         return f"Parallel(n_jobs={self._n_jobs}, backend={self._backend.name!r})"
+
+
+def _run_type(backend: Any) -> type:
+    """What drives a call: ``InlineRun`` for an inline backend (``n_jobs=1``), else ``Run``."""
+    if backend.inline:
+        from jlcache.parallel.inline import InlineRun
+
+        return InlineRun
+    from jlcache.parallel.dispatch import Run
+
+    return Run
 
 
 def _degrade_if_nested(backend: Any) -> Any:
