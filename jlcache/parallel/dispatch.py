@@ -137,8 +137,8 @@ class Run:
                 results = self._collect(batch)
                 if results is _RETRIED:
                     continue
-                # the future's callback refers to the batch: without this cycle its tasks
-                # are freed now, not at the collector's next full pass
+                # break the cycle batch -> future -> done callback -> batch: the batch's
+                # tasks are then freed now, not at the garbage collector's next full pass
                 batch.future = batch.sent = None
                 self._fill()  # keep workers busy while the consumer handles these results
                 yield batch.idx, results
