@@ -1,4 +1,4 @@
-"""Parent memory for 1e6 trivial tasks: jlcache's ``Parallel`` vs joblib's (issue 10).
+"""Parent memory for 1e6 trivial tasks: jlcache's ``Parallel`` vs joblib's (issues 10, 14).
 
 Run: ``python benchmarks/bench_parallel_memory.py [--quick]``. Each figure comes from a fresh
 interpreter: import, warm the pool with 100 tasks, reset the kernel's peak-RSS counter
@@ -66,7 +66,8 @@ def main() -> None:
                         "backend needs over a minute for 1e6 tasks)")
     args = parser.parse_args()
     n = 1_000_000
-    cases = [("loky", "list"), ("loky", "generator")]
+    cases = [("loky", "list"), ("loky", "generator"), ("sequential", "list"),
+             ("sequential", "generator")]
     if not args.quick:
         cases.append(("threading", "list"))
     rows, times = [], []
@@ -74,7 +75,8 @@ def main() -> None:
         ours, ours_s = measure("jlcache", n, backend, mode)
         theirs, theirs_s = measure("joblib", n, backend, mode)
         label = "results kept in a list" if mode == "list" else "generator, nothing kept"
-        rows.append(Row(f"1e6 trivial tasks, {backend}, n_jobs=2, {label}", ours, theirs,
+        jobs = "n_jobs=1" if backend == "sequential" else "n_jobs=2"
+        rows.append(Row(f"1e6 trivial tasks, {backend}, {jobs}, {label}", ours, theirs,
                         "<= joblib", ours <= theirs, fmt_bytes))
         times.append(f"{backend}/{mode}: jlcache {fmt_time(ours_s)}, joblib {fmt_time(theirs_s)}")
     print_table("Parallel: parent peak RSS growth during the call (fresh interpreters)", rows)

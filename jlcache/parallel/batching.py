@@ -74,8 +74,9 @@ class FixedBatcher:
 class AutoBatcher:
     """Adapts to measured durations; see the module docstring."""
 
-    def __init__(self, target: float = TARGET) -> None:
+    def __init__(self, target: float = TARGET, max_batch: int = MAX_BATCH) -> None:
         self.target = target
+        self.max_batch = max_batch
         self.per_task: float | None = None
         self.parent_per_task = 0.0
         self.largest_measured = 1
@@ -86,8 +87,8 @@ class AutoBatcher:
         # the slower of the two sides sets the pace: the worker running a batch, or the
         # parent pulling tasks from the user's iterable and pickling them
         per_task = max(self.per_task, self.parent_per_task * self.target / PARENT_TARGET)
-        ideal = int(self.target / per_task) if per_task > 0 else MAX_BATCH
-        size = min(max(ideal, 1), self.largest_measured * MAX_GROWTH, MAX_BATCH)
+        ideal = int(self.target / per_task) if per_task > 0 else self.max_batch
+        size = min(max(ideal, 1), self.largest_measured * MAX_GROWTH, self.max_batch)
         if remaining is not None:
             # leave about two batches per worker for the tail
             size = min(size, max(remaining // (2 * n_jobs), 1))

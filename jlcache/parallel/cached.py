@@ -12,12 +12,12 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
-__all__ = ["CachePlan", "Handoff", "plan_batch", "run_handed_off", "store_partial"]
+__all__ = ["CachePlan", "Handoff", "memorized", "plan_batch", "run_handed_off", "store_partial"]
 
 _first = itemgetter(0)
 
 
-def _memorized(func: Any) -> bool:
+def memorized(func: Any) -> bool:
     return getattr(func, "_jlcache_memorized", False) is True
 
 
@@ -27,7 +27,7 @@ def _any_memorized(tasks: list) -> bool:
         funcs = set(map(_first, tasks))
     except TypeError:  # unhashable callables: check them one by one
         funcs = [task[0] for task in tasks]
-    return any(_memorized(f) for f in funcs)
+    return any(memorized(f) for f in funcs)
 
 
 class CachePlan:
@@ -82,7 +82,7 @@ def plan_batch(tasks: list) -> tuple[CachePlan | None, list]:
     plan = CachePlan(len(tasks))
     send: list = []
     for pos, (func, args, kwargs) in enumerate(tasks):
-        if _memorized(func):
+        if memorized(func):
             ref, value = func._lookup(args, kwargs)
             if value is not MISS:
                 plan.values[pos] = value

@@ -163,9 +163,6 @@ class Parallel:
         return _ResultIterator(run, ordered=self.return_as == "generator")
 
     def _make_run(self, iterable: Any, job_id: str, job: BackgroundJob | None) -> Any:
-        from jlcache.parallel.dispatch import Run
-        from jlcache.parallel.progress import make_reporters
-
         if not hasattr(iterable, "__len__"):
             iterable = iter(iterable)
         backend = self._backend
@@ -179,17 +176,24 @@ class Parallel:
                           "tasks that run too long.", ParallelWarning, stacklevel=3)
         self._claim()
         try:
-            n_workers = backend.start(self._n_jobs)  # idempotent: repairs a broken pool
-            batcher = (AutoBatcher(backend.batch_target) if self.batch_size == "auto"
+            # idempotent: repairs a broken pool. First, so that new workers boot while this
+            # process imports the engine's modules and prepares the first batch
+            n_workers = backend.start(self._n_jobs)
+            from jlcache.parallel.progress import make_reporters
+
+            run_type = _run_type(backend)
+            batcher = (AutoBatcher(backend.batch_target, backend.max_batch)
+                       if self.batch_size == "auto"
                        else FixedBatcher(self.batch_size))  # type: ignore[arg-type]  # validated
             if self.timeout is not None and backend.supports_timeout and self.batch_size == "auto":
                 batcher = FixedBatcher(1)
-            run = Run(backend=backend, n_jobs=n_workers, iterable=iterable, batcher=batcher,
-                      window=window_of(n_workers),
-                      timeout=self.timeout if backend.supports_timeout else None,
-                      sharer=self._get_sharer(backend), job=self._job_data(job_id, job),
-                      reporters=make_reporters(self.progress, self.verbose,
-                                               f"Parallel(n_jobs={n_workers})"))
+            run = run_type(
+                backend=backend, n_jobs=n_workers, iterable=iterable, batcher=batcher,
+                window=window_of(n_workers),
+                timeout=self.timeout if backend.supports_timeout else None,
+                sharer=self._get_sharer(backend), job=self._job_data(job_id, job),
+                reporters=make_reporters(self.progress, self.verbose,
+                                         f"Parallel(n_jobs={n_workers})"))
         except BaseException:
             self._release("error")
             raise
@@ -265,6 +269,17 @@ class Parallel:
 
     def __repr__(self) -> str:
         return f"Parallel(n_jobs={self._n_jobs}, backend={self._backend.name!r})"
+
+
+def _run_type(backend: Any) -> type:
+    """What drives a call: ``InlineRun`` for an inline backend (``n_jobs=1``), else ``Run``."""
+    if backend.inline:
+        from jlcache.parallel.inline import InlineRun
+
+        return InlineRun
+    from jlcache.parallel.dispatch import Run
+
+    return Run
 
 
 def _degrade_if_nested(backend: Any) -> Any:

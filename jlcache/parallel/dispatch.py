@@ -2,7 +2,7 @@
 
 ::
 
-    user iterable --islice--> batch (list of tasks) --[cache plan]--> payload --submit--> backend
+    user iterable --take--> batch (wire.Taken) --[cache plan]--> payload --submit--> backend
           ^                                                                              |
           |  refill up to `window` batches in flight            future.add_done_callback |
           +---- _completed() <-- SimpleQueue of finished batches <-----------------------+
@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import pickle
 import queue
-import reprlib
 import time
 from collections import deque
-from itertools import islice
 from operator import length_hint
 from typing import Any
 
 from jlcache import events
 from jlcache.errors import TaskTimeoutError
-from jlcache.parallel.cached import Handoff, plan_batch, run_handed_off, store_partial
+from jlcache.parallel.cached import Handoff, memorized, plan_batch, run_handed_off, store_partial
 from jlcache.parallel.describe import (
     describe_func,
     describe_task,
@@ -39,13 +37,9 @@ from jlcache.parallel.describe import (
 )
 from jlcache.parallel.interrupts import get_interruptibly
 from jlcache.parallel.sharing import dumps
-from jlcache.parallel.tasks import (
-    RemoteTraceback,
-    TaskFailure,
-    compact,
-    run_pickled,
-)
+from jlcache.parallel.tasks import RemoteTraceback, TaskFailure, run_pickled
 from jlcache.parallel.tracebacks import remote_traceback, without_jlcache_frames
+from jlcache.parallel.wire import Taken, check_task, compact, take, to_tasks
 
 __all__ = ["JobCancelled", "Run"]
 
@@ -62,27 +56,17 @@ class JobCancelled(Exception):
 
 
 class _Batch:
-    __slots__ = ("future", "idx", "plan", "sent", "start", "submitted", "tasks")
+    """One batch in flight: its tasks (``Taken``: no task tuples kept in the common case),
+    the cache plan, and ``sent``, the wire form of the tasks that went to a worker."""
 
-    def __init__(self, idx: int, start: int, tasks: list, plan: Any, sent: list) -> None:
+    __slots__ = ("future", "idx", "n_sent", "plan", "sent", "start", "submitted", "tasks")
+
+    def __init__(self, idx: int, start: int, tasks: Taken, plan: Any, sent: Any,
+                 n_sent: int) -> None:
         self.idx, self.start, self.tasks, self.plan, self.sent = idx, start, tasks, plan, sent
+        self.n_sent = n_sent
         self.future: Any = None
         self.submitted = 0.0
-
-
-def _check_task(task: Any, position: int) -> None:
-    """Reject what is not a ``delayed(f)(...)`` task with an error that says so (joblib
-    fails later with "cannot unpack non-iterable int object")."""
-    if type(task) is tuple and len(task) == 3 and callable(task[0]):
-        return
-    if (isinstance(task, (tuple, list)) and len(task) == 3 and callable(task[0])
-            and isinstance(task[1], (tuple, list)) and isinstance(task[2], dict)):
-        return
-    raise TypeError(
-        f"Parallel expects tasks made with delayed(f)(...); got {type(task).__name__} "
-        f"{reprlib.repr(task)} at position {position}. Wrap the call: delayed(f)(x) "
-        "instead of f(x), so that f runs in the workers."
-    )
 
 
 class Run:
@@ -121,10 +105,11 @@ class Run:
         """Publish ``job.start`` (naming the function of the first task) and dispatch."""
         try:
             first = self._take()
-            if first and not self.job["func"] and isinstance(first[0], tuple) and first[0]:
-                self.job["func"] = describe_func(first[0][0])
+            task = first.task(0) if first is not None else None
+            if task is not None and not self.job["func"] and isinstance(task, tuple) and task:
+                self.job["func"] = describe_func(task[0])
             self._announce()
-            if first:
+            if first is not None:
                 self._dispatch(first)
             self._fill()
         except BaseException as exc:
@@ -152,6 +137,9 @@ class Run:
                 results = self._collect(batch)
                 if results is _RETRIED:
                     continue
+                # break the cycle batch -> future -> done callback -> batch: the batch's
+                # tasks are then freed now, not at the garbage collector's next full pass
+                batch.future = batch.sent = None
                 self._fill()  # keep workers busy while the consumer handles these results
                 yield batch.idx, results
             status = "done"
@@ -179,25 +167,27 @@ class Run:
                 self.backend_release(status)
             finally:
                 elapsed = time.monotonic() - self._t0
-                self._report(final=True)
-                for reporter in self.reporters:
-                    try:
-                        reporter.close(status, self.done, self.total, self.errors)
-                    except Exception:
-                        pass
-                events.publish("job.end", id=self.job["id"], status=status, elapsed=elapsed,
-                               done=self.done, errors=self.errors)
+                try:  # a subscriber may raise (a Ctrl-C landing in it): job.end still goes out
+                    self._report(final=True)
+                    for reporter in self.reporters:
+                        try:
+                            reporter.close(status, self.done, self.total, self.errors)
+                        except Exception:
+                            pass
+                finally:
+                    events.publish("job.end", id=self.job["id"], status=status,
+                                   elapsed=elapsed, done=self.done, errors=self.errors)
 
     # set by Parallel: stop or keep the pool, remove shared arrays (given the run's status)
     backend_release: Any = staticmethod(lambda status: None)
 
     # --- dispatch ------------------------------------------------------------------------
-    def _take(self) -> list:
+    def _take(self) -> Taken | None:
         if self._exhausted:
-            return []
+            return None
         remaining = self.total - self._n_tasks if self._sized and self.total is not None else None
-        tasks = list(islice(self._it, self.batcher.next_size(remaining, self.n_jobs)))
-        if not tasks:
+        tasks = take(self._it, self.batcher.next_size(remaining, self.n_jobs))
+        if tasks is None:
             self._exhausted = True
             if not self._sized:
                 self.total = self._n_tasks  # the hint was a guess; now the count is known
@@ -211,22 +201,29 @@ class Run:
                 return
             t0 = time.perf_counter()
             tasks = self._take()
-            if tasks:
+            if tasks is not None:
                 self._dispatch(tasks)
                 self.batcher.record_parent(len(tasks), time.perf_counter() - t0)
 
-    def _dispatch(self, tasks: list) -> None:
-        _check_task(tasks[0], self._n_tasks)  # the classic mistake makes every task bad
-        try:
-            plan, sent = plan_batch(tasks)
-        except (TypeError, ValueError, IndexError, KeyError):
-            for i, task in enumerate(tasks):  # a bad task later in the batch: name it
-                _check_task(task, self._n_tasks + i)
-            raise
-        batch = _Batch(self._n_batches, self._n_tasks, tasks, plan, sent)
+    def _plan(self, tasks: Taken) -> tuple[Any, Any, int]:
+        """``(cache plan, wire form of the tasks to send, how many)``."""
+        check_task(tasks.task(0), self._n_tasks)  # the classic mistake makes every task bad
+        columns = not self._in_process
+        if tasks.tasks is None and not memorized(tasks.func):
+            return None, tasks.wire(columns), len(tasks)
+        listed = tasks.as_tasks()
+        if tasks.tasks is not None:  # a mixed batch (rare): name a bad task before it runs
+            for i, task in enumerate(listed):
+                check_task(task, self._n_tasks + i)
+        plan, sent = plan_batch(listed)
+        return plan, compact(sent, columns), len(sent)
+
+    def _dispatch(self, tasks: Taken) -> None:
+        plan, sent, n_sent = self._plan(tasks)
+        batch = _Batch(self._n_batches, self._n_tasks, tasks, plan, sent, n_sent)
         self._n_batches += 1
         self._n_tasks += len(tasks)
-        if not sent:
+        if not n_sent:
             self._ready.append(batch)  # every task was a cache hit
             return
         timed = plan is not None
@@ -237,13 +234,11 @@ class Run:
             self._track(batch, fut)
             self._handoff = None
             return
-        else:
-            try:
-                payload = dumps(compact(sent), self.sharer)
-            except Exception as exc:
-                raise unpicklable_error(sent, batch.start, exc) from exc
-            fut = self.backend.submit(run_pickled, payload, timed)
-        self._track(batch, fut)
+        try:
+            payload = dumps(sent, self.sharer)
+        except Exception as exc:
+            raise unpicklable_error(to_tasks(sent), batch.start, exc) from exc
+        self._track(batch, self.backend.submit(run_pickled, payload, timed))
 
     def _track(self, batch: _Batch, fut: Any) -> None:
         batch.future = fut
@@ -265,7 +260,7 @@ class Run:
         batches = sorted([batch, *self._inflight.values()], key=lambda b: b.idx)
         self.backend.start(self.n_jobs)            # replaces the broken pool
         for b in batches:
-            self._track(b, self.backend.submit(run_pickled, dumps(compact(b.sent), self.sharer),
+            self._track(b, self.backend.submit(run_pickled, dumps(b.sent, self.sharer),
                                                b.plan is not None))
         return True
 
@@ -292,7 +287,7 @@ class Run:
 
     def _timeout_error(self) -> TaskTimeoutError:
         oldest = min(self._inflight.values(), key=lambda b: b.submitted)
-        what = describe_task(oldest.tasks[0])
+        what = describe_task(oldest.tasks.task(0))
         span = f"task #{oldest.start}" if len(oldest.tasks) == 1 else \
             f"tasks #{oldest.start}-#{oldest.start + len(oldest.tasks) - 1}"
         return TaskTimeoutError(
@@ -320,7 +315,7 @@ class Run:
             results, duration, durations, worker_events = out
             if worker_events:
                 events.replay(worker_events)
-            self.batcher.record(len(batch.sent), duration)
+            self.batcher.record(batch.n_sent, duration)
             if batch.plan is not None:
                 results = batch.plan.merge(batch.plan.store(results, durations))
         self.done += len(batch.tasks)
@@ -330,7 +325,7 @@ class Run:
     def _note_unpicklable_result(self, batch: _Batch, exc: BaseException) -> None:
         """A process batch failed outside its tasks (they return a ``TaskFailure``): the
         worker could not pickle the results back. Say which task, as for a task's error."""
-        note = unpicklable_result_note(batch.tasks, batch.start, self.backend.name)
+        note = unpicklable_result_note(batch.tasks.as_tasks(), batch.start, self.backend.name)
         if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
             exc.add_note(note)
 
@@ -351,17 +346,20 @@ class Run:
             # a worker at its memory limit (ulimit, cgroup) fails whatever it runs next,
             # even unpickling the next task: start the next call with fresh workers
             self._replace_workers = True
-        index = batch.start + position
         if failure.tb:
             exc.__cause__ = RemoteTraceback(f"\n\"\"\"\n{failure.tb}\"\"\"")
             exc.__traceback__ = remote_traceback(failure.frames)
         else:  # raised in this process: the user's frames are real, jlcache's are noise
             exc.__traceback__ = without_jlcache_frames(exc.__traceback__)
-        note = (f"jlcache: raised by task #{index} ({describe_task(batch.tasks[position])}) "
+        raise self._noted(exc, batch.start + position, batch.tasks.task(position))
+
+    def _noted(self, exc: BaseException, index: int, task: Any) -> BaseException:
+        """``exc`` with a note naming the task that raised it (once)."""
+        note = (f"jlcache: raised by task #{index} ({describe_task(task)}) "
                 f"on the {self.backend.name!r} backend")
         if hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
             exc.add_note(note)
-        raise exc
+        return exc
 
     def _report(self, final: bool = False) -> None:
         now = time.monotonic()

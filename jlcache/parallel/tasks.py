@@ -2,7 +2,8 @@
 
 A task is a plain ``(func, args, kwargs)`` tuple and a batch is a list of tasks: no
 per-task objects, locks or callbacks, because with 100,000 tiny tasks the parent's
-per-task Python work *is* the cost. A worker runs a whole batch and returns
+per-task Python work *is* the cost. A batch travels in one of the forms of
+``jlcache.parallel.wire``. A worker runs a whole batch and returns
 ``(results, duration, events)``, or a ``TaskFailure`` for the first task that raised.
 
 Process workers receive the batch as cloudpickle bytes (``run_pickled``): pickling happens in
@@ -15,13 +16,12 @@ import pickle
 import sys
 import traceback
 from collections.abc import Callable
-from operator import itemgetter
 from time import perf_counter
 from typing import Any
 
 from jlcache.parallel import config
 
-__all__ = ["RemoteTraceback", "TaskFailure", "compact", "delayed", "run_batch", "run_pickled"]
+__all__ = ["RemoteTraceback", "TaskFailure", "delayed", "run_batch", "run_pickled"]
 
 Task = tuple  # (func, args, kwargs)
 
@@ -71,39 +71,27 @@ class TaskFailure:
          self.frames) = state
 
 
-_first = itemgetter(0)
-_second = itemgetter(1)
-_third = itemgetter(2)
-
-
-def compact(batch: list) -> Any:
-    """``(func, [args, ...])`` when every task calls one function without keyword arguments.
-
-    Pickling 100,000 ``(f, args, {})`` tuples costs ~10x more than pickling their ``args``
-    (each tuple and empty dict is memoized), so the common case travels as one function and a
-    list of argument tuples. The checks are C-level passes over the batch.
-    """
-    try:
-        if len(set(map(_first, batch))) == 1 and not any(map(_third, batch)):
-            return (batch[0][0], list(map(_second, batch)))
-    except TypeError:  # an unhashable callable: send the tasks as they are
-        pass
-    return batch
-
-
 def _execute(batch: Any, results: list, durations: list | None, stop: list | None) -> None:
     """Run the tasks into caller-owned lists (so a failure knows how many finished).
 
     The untimed, unstoppable loop - the process workers' case - has nothing in it but the call.
     """
     append = results.append
-    if type(batch) is tuple:  # compact form: (func, [args, ...])
-        func, arglist = batch
-        if durations is None and stop is None:
-            for args in arglist:
-                append(func(*args))
+    if type(batch) is tuple:  # compact forms (jlcache.parallel.wire)
+        tag, func, data = batch
+        if durations is None:
+            if stop is None and tag == "cols":  # extend keeps the results before a failure
+                results.extend(map(func, *data))
+            elif stop is None:
+                for args in data:
+                    append(func(*args))
+            else:
+                for args in (zip(*data, strict=True) if tag == "cols" else data):
+                    if stop[0]:
+                        break
+                    append(func(*args))
             return
-        batch = [(func, args, {}) for args in arglist]
+        batch = [(func, args, {}) for args in (zip(*data, strict=True) if tag == "cols" else data)]
     if durations is None and stop is None:
         for func, args, kwargs in batch:
             append(func(*args, **kwargs))

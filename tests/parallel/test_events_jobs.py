@@ -105,6 +105,28 @@ def test_closed_generator_ends_with_status_cancelled(recorded_events):
     assert _job_events(recorded_events)[-1].data["status"] == "cancelled"
 
 
+def test_a_ctrl_c_raised_by_a_progress_subscriber_still_ends_the_job(backend, recorded_events):
+    """A Ctrl-C can land in any subscriber, also while the call publishes its final
+    progress: the job must still end (else the panel and %jlcache list it as running)."""
+    from jlcache import events
+
+    def interrupt(event):
+        if event.name == "job.progress":
+            raise KeyboardInterrupt
+
+    unsubscribe = events.subscribe(interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Parallel(n_jobs=2, backend=backend, batch_size=1)(
+                delayed(sleepy)(i, 0.05) for i in range(10))
+    finally:
+        unsubscribe()
+    job_id = _job_events(recorded_events)[0].data["id"]
+    end = _job_events(recorded_events, job_id)[-1]
+    assert end.name == "job.end" and end.data["status"] == "cancelled"
+    assert [j["status"] for j in jobs.recent_jobs() if j["id"] == job_id] == ["cancelled"]
+
+
 def test_worker_events_are_replayed_in_the_parent(recorded_events):
     out = Parallel(n_jobs=2, backend="loky")(delayed(_publish_in_worker)(i) for i in range(3))
     assert len(out) == 3

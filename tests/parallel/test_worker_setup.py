@@ -260,6 +260,7 @@ def test_the_loky_internals_we_rely_on_are_there():
     params = inspect.signature(_ReusablePoolExecutor.__init__).parameters
     assert {"max_workers", "timeout", "initializer", "initargs", "env"} <= set(params)
     assert callable(getattr(_ReusablePoolExecutor, "_resize", None))
+    assert callable(getattr(_ReusablePoolExecutor, "_ensure_executor_running", None))
     pool = _ReusablePoolExecutor(max_workers=1, timeout=5)
     try:
         assert pool._max_workers == 1 and isinstance(pool._processes, dict)
@@ -291,3 +292,17 @@ def test_a_pool_with_queued_work_is_not_resized_under_a_new_call():
         lb._release(again)
         leftover.result(timeout=30)
         lb.shutdown_pool()
+
+
+def test_a_new_loky_pool_starts_its_workers_before_the_first_task():
+    """A worker boots in ~100 ms: starting it with the pool overlaps that with the caller's
+    own preparation of the first batch (issue 14, cold first call)."""
+    from jlcache.parallel.backends.loky import LokyBackend, shutdown_pool
+
+    shutdown_pool()
+    backend = LokyBackend()
+    try:
+        assert backend.start(2) == 2
+        assert len(backend._pool._processes) == 2  # nothing submitted yet
+    finally:
+        backend.stop()

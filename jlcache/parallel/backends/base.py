@@ -48,11 +48,15 @@ class ParallelBackendBase:
     - ``supports_cancel``: ``abort`` can stop *running* tasks (e.g. by killing workers).
     - ``remote``: workers may be on other machines (no shared filesystem or ``/dev/shm``).
     - ``default_window``: batches kept in flight per worker (the engine's ``pre_dispatch``).
+    - ``inline``: no workers at all: the engine runs each task in the caller's thread as it
+      pulls it from the iterable, and never calls ``submit`` (the sequential backend).
 
     Tuning attributes: ``default_n_jobs`` is what ``n_jobs=None`` means (1 locally; a
     cluster backend uses -1, the whole cluster, whose size is the user's choice), and
     ``batch_target`` the seconds of work an automatic batch aims at (longer on a cluster,
-    where each task round trip costs milliseconds).
+    where each task round trip costs milliseconds), and ``max_batch`` the most tasks an
+    automatic batch holds (a thread pool gains nothing from huge batches, which only hold
+    more task arguments in memory).
     """
 
     name = "base"
@@ -63,8 +67,10 @@ class ParallelBackendBase:
     supports_cancel = False
     remote = False
     default_window = 2
+    inline = False
     default_n_jobs = 1
     batch_target = 0.05
+    max_batch = 100_000
 
     def __init__(self, nesting_level: int | None = None,
                  inner_max_num_threads: int | None = None, **backend_kwargs: Any) -> None:

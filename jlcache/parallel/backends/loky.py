@@ -8,7 +8,8 @@ and rebuilt lazily after a crash or an ``abort``. Idle workers exit after ``idle
 
 Private loky API used (the version range is pinned in pyproject.toml and checked by
 ``tests/parallel/test_worker_setup.py``): ``loky.reusable_executor._ReusablePoolExecutor``
-and its ``_resize``, ``_max_workers``, ``_flags``, ``_processes`` and ``_pending_work_items``.
+and its ``_resize``, ``_max_workers``, ``_flags``, ``_processes``, ``_pending_work_items`` and
+``_ensure_executor_running``.
 """
 
 from __future__ import annotations
@@ -48,8 +49,21 @@ def _new_executor(n_jobs: int, setup: tuple) -> Any:
     from loky.reusable_executor import _ReusablePoolExecutor
 
     idle_timeout, env, initializer, initargs = setup
-    return _ReusablePoolExecutor(max_workers=n_jobs, timeout=idle_timeout,
+    pool = _ReusablePoolExecutor(max_workers=n_jobs, timeout=idle_timeout,
                                  initializer=initializer, initargs=initargs, env=dict(env))
+    _spawn_now(pool)
+    return pool
+
+
+def _spawn_now(pool: Any) -> None:
+    """Start the workers now rather than at the first ``submit``: a worker takes ~100 ms to
+    boot (a fresh interpreter importing loky), which then overlaps with what the caller
+    still does before its first batch is ready (imports, pulling and pickling tasks)."""
+    try:
+        with pool._flags.shutdown_lock:
+            pool._ensure_executor_running()
+    except Exception:  # best effort: the first submit starts them (and reports a failure)
+        pass
 
 
 def _acquire(n_jobs: int, setup: tuple) -> tuple[Any, bool]:

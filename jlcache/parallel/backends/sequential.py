@@ -21,6 +21,7 @@ class SequentialBackend(ParallelBackendBase):
     uses_threads = True
     supports_sharedmem = True
     default_window = 1
+    inline = True  # Parallel runs the tasks itself (jlcache.parallel.inline); submit is for others
 
     def effective_n_jobs(self, n_jobs: int) -> int:
         return 1
