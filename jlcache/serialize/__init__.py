@@ -1,7 +1,8 @@
 """How a value becomes bytes and back: the self-describing ``.jlc`` file format.
 
-``format`` writes values; ``reader`` validates and reads them; ``arrays`` places numpy
-arrays as raw aligned regions; ``compression`` is one streaming API over the codecs.
+``format`` writes values; ``reader`` validates and reads them; ``pickling`` decides what
+goes in a value's pickle; ``arrays`` places numpy arrays as raw aligned regions;
+``compression`` is one streaming API over the codecs.
 """
 from jlcache.serialize.class_state import (  # noqa: F401 - pickled by reference
     make_cached_property,
