@@ -16,7 +16,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_hashing.py", "bench_memory.py", "bench_store.py", "bench_parallel.py",
            "bench_parallel_memory.py", "bench_blas.py", "bench_magics.py", "bench_panel.py",
-           "bench_dask.py", "bench_bridge.py", "bench_object_store.py", "bench_floor.py"]
+           "bench_dask.py", "bench_bridge.py", "bench_object_store.py", "bench_floor.py",
+           "bench_scale.py", "bench_scale_housekeeping.py"]
 
 
 def main() -> int:
