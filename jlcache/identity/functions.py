@@ -35,9 +35,7 @@ import builtins
 import functools
 import threading
 import types
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import xxhash
@@ -46,15 +44,14 @@ from jlcache.hashing import register_callable_token
 from jlcache.identity import stable
 from jlcache.identity.callables import bound_state, is_memorized, is_method_like, user_wrapped
 from jlcache.identity.callables import target as _target
+from jlcache.identity.entries import _ENTRIES, FunctionIdentity, _Entry, _entry
 from jlcache.identity.origin import (
     external_token,
-    is_installed_path,
     is_user_class,
     is_user_function,
     is_user_module,
     is_user_module_name,
 )
-from jlcache.identity.source import CodeInfo, _forget, analyze
 
 __all__ = ["FunctionIdentity", "bound_state", "function_token", "identify", "unwrap"]
 
@@ -71,19 +68,6 @@ _SKIPPED_CLASS_ATTRS = frozenset({"__dict__", "__weakref__", "__doc__", "__modul
                                   "_abc_impl", "_abc_registry", "_abc_cache",
                                   "_abc_negative_cache", "_abc_negative_cache_version",
                                   "__slotnames__", "__abstractmethods__"})
-
-
-@dataclass(frozen=True)
-class FunctionIdentity:
-    module: str          # "__main__" for notebook cells
-    qualname: str        # "f", "C.method", "outer.<locals>.g", "<lambda>"
-    version: str         # 16 hex chars: H(code_hash, deps_hash)
-    code_hash: str       # normalized source, or structural code-object hash
-    deps_hash: str       # helpers, globals read, closure cells, defaults, owner class
-
-    @property
-    def name(self) -> str:
-        return f"{self.module}.{self.qualname}"
 
 
 # --- public API ---------------------------------------------------------------------------
@@ -175,65 +159,6 @@ class _Ctx:
     def cut(self, obj: Any) -> str:
         self.cuts += 1
         return "cycle:" + str(obj.__module__) + "." + obj.__qualname__
-
-
-class _Entry:
-    """Per function object: static facts, plus the last (tokens, identity) pair computed."""
-
-    __slots__ = ("announced", "code", "excluded", "info", "last", "module", "owner_path",
-                 "qualname", "snap")
-
-    def __init__(self, func: types.FunctionType) -> None:
-        self.code = func.__code__
-        self.info: CodeInfo = analyze(func.__code__, func.__globals__)
-        self.module = func.__module__ or func.__globals__.get("__name__") or "__main__"
-        self.qualname = func.__qualname__
-        path = self.qualname.split(".")
-        self.owner_path = tuple(path) if len(path) > 1 and "<locals>" not in path[:-1] else ()
-        self.last: tuple[tuple[str, ...], FunctionIdentity] | None = None
-        self.snap: stable.Snapshot | None = None  # vouches for its identity while unchanged
-        # globals (``name``) and closure cells (``~name``) the function mutates itself:
-        # those its code visibly changes from the start, the rest once a call changed them
-        self.excluded: frozenset[str] = _visible_state(func, self.info)
-        self.announced = False      # the user was told about ``excluded`` (once per function)
-
-
-def _visible_state(func: types.FunctionType, info: CodeInfo) -> frozenset[str]:
-    """The data globals and closure cells the code changes (``calls.append``, ``memo[k] =``,
-    ``global n``): state, not inputs. Functions, classes and modules are never state."""
-    filename = func.__code__.co_filename
-    if not info.mutated or (filename[:1] not in ("", "<") and is_installed_path(filename)):
-        return frozenset()     # (a stdlib wrapper, e.g. dataclasses' __repr__ guard, is not)
-    found = []
-    freevars = func.__code__.co_freevars
-    for name in info.mutated:
-        if name in freevars and func.__closure__:
-            try:
-                value = func.__closure__[freevars.index(name)].cell_contents
-            except ValueError:                       # an empty cell
-                continue
-            key = "~" + name
-        elif name in info.globals and name in func.__globals__:
-            value, key = func.__globals__[name], name
-        else:
-            continue
-        if not (callable(value) or isinstance(value, types.ModuleType)):
-            found.append(key)
-    return frozenset(found)
-
-
-# id(func) -> (weakref to func, entry); a plain dict is ~4x faster than WeakKeyDictionary.
-_ENTRIES: dict[int, tuple[weakref.ref, _Entry]] = {}
-
-
-def _entry(func: types.FunctionType) -> _Entry:
-    key = id(func)
-    hit = _ENTRIES.get(key)
-    if hit is not None and hit[0]() is func and hit[1].code is func.__code__:
-        return hit[1]                                       # (__code__ can be reassigned)
-    entry = _Entry(func)
-    _ENTRIES[key] = (weakref.ref(func, _forget(_ENTRIES, key)), entry)
-    return entry
 
 
 def _identify(func: Any, ctx: _Ctx, owner: type | None) -> FunctionIdentity:

@@ -18,7 +18,8 @@ from typing import Any
 
 from jlcache.identity import stable
 from jlcache.identity.callables import target as _target
-from jlcache.identity.functions import _Ctx, _entry, _identify, _local
+from jlcache.identity.entries import _entry
+from jlcache.identity.functions import _Ctx, _identify, _local
 from jlcache.identity.origin import is_user_function
 
 __all__ = ["describe", "exclude_state", "mutated_state", "state_snapshot", "unannounced_state"]
