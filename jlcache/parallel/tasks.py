@@ -179,10 +179,11 @@ def _settle_loky_worker() -> None:
     ``gc.collect()`` (~5 ms in a fresh worker, more on a busy machine), before the worker
     takes its next batch - on the critical path of every first call. Frozen, those objects
     cost that collection nothing, nor any later one. They are still freed by reference
-    counting; only cycles among them would stay, and start-up modules live as long as the
-    worker anyway. The batch's own objects come later and are collected as usual. Only loky
-    workers: other process backends run no such collection, and a dask or ray worker is a
-    long-lived process that is not ours to freeze.
+    counting; only cycles among them (start-up garbage, e.g. from a pool initializer) would
+    stay, and start-up modules live as long as the worker anyway. The batch's own objects
+    come later and are collected as usual. Only loky workers: other process backends run no
+    such collection, and a dask or ray worker is a long-lived process not ours to freeze.
+    Measured: the tail of a cold 1k-task call (first task to last result) 8.7 -> 6.5 ms.
     """
     _settled[0] = True
     process = sys.modules.get("multiprocessing.process")
