@@ -152,17 +152,19 @@ class Parallel:
     # --- calls -------------------------------------------------------------------------------
     def __call__(self, iterable: Any) -> Any:
         __tracebackhide__ = True  # IPython: the task's frames explain its error
-        job_id = new_job_id()
         if self.background:
+            job_id = new_job_id()
             job = BackgroundJob(job_id, "")
             job._start(lambda: self._collect_list(self._make_run(iterable, job_id, job)))
             return job
-        run = self._make_run(iterable, job_id, None)
+        run = self._make_run(iterable, None, None)
         if self.return_as == "list":
             return self._collect_list(run)
         return _ResultIterator(run, ordered=self.return_as == "generator")
 
-    def _make_run(self, iterable: Any, job_id: str, job: BackgroundJob | None) -> Any:
+    def _make_run(self, iterable: Any, job_id: str | None, job: BackgroundJob | None) -> Any:
+        """The call's ``Run``, its pool started first; ``job_id`` None: a new one, taken
+        once the workers are booting (the job registry's imports then overlap with them)."""
         if not hasattr(iterable, "__len__"):
             iterable = iter(iterable)
         backend = self._backend
@@ -179,6 +181,8 @@ class Parallel:
             # idempotent: repairs a broken pool. First, so that new workers boot while this
             # process imports the engine's modules and prepares the first batch
             n_workers = backend.start(self._n_jobs)
+            if job_id is None:
+                job_id = new_job_id()
             from jlcache.parallel.progress import make_reporters
 
             run_type = _run_type(backend)

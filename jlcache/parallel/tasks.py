@@ -168,8 +168,35 @@ def _failure(exc: BaseException, results: list, durations: list | None,
     return failure
 
 
+_settled = [False]  # this process's start-up objects were handled (see _settle_loky_worker)
+
+
+def _settle_loky_worker() -> None:
+    """Once, before a loky worker's first batch: move what it holds so far (interpreter,
+    loky, cloudpickle: ~100k objects) out of the cyclic collector's reach.
+
+    loky measures a worker's baseline memory after its first task with a full
+    ``gc.collect()`` (~5 ms in a fresh worker, more on a busy machine), before the worker
+    takes its next batch - on the critical path of every first call. Frozen, those objects
+    cost that collection nothing, nor any later one. They are still freed by reference
+    counting; only cycles among them (start-up garbage, e.g. from a pool initializer) would
+    stay, and start-up modules live as long as the worker anyway. The batch's own objects
+    come later and are collected as usual. Only loky workers: other process backends run no
+    such collection, and a dask or ray worker is a long-lived process not ours to freeze.
+    Measured: the tail of a cold 1k-task call (first task to last result) 8.7 -> 6.5 ms.
+    """
+    _settled[0] = True
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None and type(process.current_process()).__name__ == "LokyProcess":
+        import gc
+
+        gc.freeze()
+
+
 def run_pickled(payload: bytes, timed: bool = False) -> Any:
     """Run a cloudpickled batch in a worker process, capturing the events it publishes."""
+    if not _settled[0]:
+        _settle_loky_worker()
     from jlcache import events
 
     config.mark_process_worker()

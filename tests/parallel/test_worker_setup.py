@@ -261,6 +261,8 @@ def test_the_loky_internals_we_rely_on_are_there():
     assert {"max_workers", "timeout", "initializer", "initargs", "env"} <= set(params)
     assert callable(getattr(_ReusablePoolExecutor, "_resize", None))
     assert callable(getattr(_ReusablePoolExecutor, "_ensure_executor_running", None))
+    from loky.backend.process import LokyProcess  # tasks._settle_loky_worker's check
+    assert LokyProcess.__name__ == "LokyProcess"
     pool = _ReusablePoolExecutor(max_workers=1, timeout=5)
     try:
         assert pool._max_workers == 1 and isinstance(pool._processes, dict)
@@ -306,3 +308,63 @@ def test_a_new_loky_pool_starts_its_workers_before_the_first_task():
         assert len(backend._pool._processes) == 2  # nothing submitted yet
     finally:
         backend.stop()
+
+
+def _freeze_state(_: int) -> tuple[int, bool]:
+    """In a worker: how many objects the cyclic GC ignores, and whether a cycle made by the
+    task itself is still collected."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b
+    gc.collect()
+    return gc.get_freeze_count(), gone() is None
+
+
+def test_a_loky_worker_exempts_its_start_up_objects_from_the_cyclic_gc():
+    """loky runs a full gc.collect() after a worker's first task (its memory baseline),
+    before that worker takes its next batch: ~5 ms of every cold first call, paid by each
+    worker. Frozen start-up objects make it cheap; the tasks' own garbage is still collected."""
+    import gc
+
+    from jlcache.parallel.backends.loky import shutdown_pool
+
+    shutdown_pool()
+    out = Parallel(n_jobs=2, backend="loky", batch_size=1)(
+        delayed(_freeze_state)(i) for i in range(4))
+    assert all(count > 1000 for count, _ in out), out
+    assert all(collected for _, collected in out), out
+    assert gc.get_freeze_count() == 0  # never the caller's objects
+
+
+@pytest.mark.parametrize("backend", ["multiprocessing", "threading"])
+def test_other_backends_freeze_nothing(backend):
+    """Only loky workers run that collection; a multiprocessing worker (or the caller, for
+    threads) keeps the interpreter's default."""
+    out = Parallel(n_jobs=2, backend=backend)(delayed(_freeze_state)(i) for i in range(2))
+    assert out == [(0, True), (0, True)]
+
+
+def test_a_call_starts_the_pool_before_registering_its_job(monkeypatch):
+    """The job registry (and the engine's remaining imports) come after the workers are
+    started, so they overlap with the workers' boot instead of delaying it."""
+    from jlcache.parallel import core
+    from jlcache.parallel.backends import loky as lb
+
+    lb.shutdown_pool()
+    seen = []
+    real = core.new_job_id
+
+    def spy() -> str:
+        seen.append(lb._pool is not None and len(lb._pool._processes))
+        return real()
+
+    monkeypatch.setattr(core, "new_job_id", spy)
+    assert Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(3)) == [0, 1, 2]
+    assert seen == [2]

@@ -9,7 +9,8 @@ and rebuilt lazily after a crash or an ``abort``. Idle workers exit after ``idle
 Private loky API used (the version range is pinned in pyproject.toml and checked by
 ``tests/parallel/test_worker_setup.py``): ``loky.reusable_executor._ReusablePoolExecutor``
 and its ``_resize``, ``_max_workers``, ``_flags``, ``_processes``, ``_pending_work_items`` and
-``_ensure_executor_running``.
+``_ensure_executor_running``; ``jlcache.parallel.tasks`` recognises a loky worker by its
+process class's name, ``LokyProcess``.
 """
 
 from __future__ import annotations
