@@ -32,6 +32,8 @@ class Job:
     background: bool = False
     started: float = field(default_factory=time.time)
     elapsed: float | None = None  # final, from job.end
+    # a finished job's row never changes: built once (each update resends the whole list)
+    _row: dict | None = field(default=None, repr=False, compare=False)
 
     def fraction(self) -> float | None:
         """How far along, when the total is known (``job.start`` carries it for sized inputs)."""
@@ -42,6 +44,15 @@ class Job:
         return None
 
     def row(self, now: float) -> dict:
+        if self._row is not None:
+            return dict(self._row)
+        row = self._build_row(now)
+        if self.status != "running":
+            self._row = row
+            return dict(row)
+        return row
+
+    def _build_row(self, now: float) -> dict:
         elapsed = self.elapsed if self.elapsed is not None else max(0.0, now - self.started)
         rate = self.done / elapsed if elapsed > 0 and self.done else None
         eta = None
@@ -73,6 +84,7 @@ class JobTracker:
             job = self._jobs.get(jid)
             if job is None:
                 job = self._jobs[jid] = Job(jid, started=when or time.time())
+            job._row = None
             if name == "job.start":
                 job.func, job.backend = str(data.get("func") or ""), str(data.get("backend") or "")
                 job.n_jobs, job.background = data.get("n_jobs"), bool(data.get("background"))
@@ -101,6 +113,7 @@ class JobTracker:
                                  job.started + float(past.get("elapsed") or 0.0))
 
     def _finish(self, job: Job, data: dict, when: float | None) -> None:
+        job._row = None
         job.status = str(data.get("status") or "done")
         if job.total is None and job.status == "done":
             job.total = job.done  # an iterator of unknown length: now it is known

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jlcache.widget.jobs import JobTracker
+from jlcache.widget.jobs import Job, JobTracker
 
 
 def test_job_tracker_progress_rate_eta_and_history():
@@ -38,3 +38,18 @@ def test_a_sized_job_has_a_fraction_from_its_start_event_and_an_unsized_one_only
     rows = {r["job"]: r for r in jobs.rows(now=20.0)}
     assert (rows["b"]["total"], rows["b"]["fraction"]) == (9, 1.0)
     assert (rows["a"]["total"], rows["a"]["fraction"], rows["a"]["status"]) == (200, 0.3, "cancelled")
+
+
+def test_a_finished_jobs_row_is_built_once_and_a_later_event_rebuilds_it(monkeypatch):
+    jobs = JobTracker()
+    jobs.handle("job.start", {"id": "a", "func": "f", "total": 4}, when=10.0)
+    jobs.handle("job.end", {"id": "a", "status": "done", "done": 4, "elapsed": 2.0})
+    first = jobs.rows(now=20.0)[0]
+    built = []
+    real = Job._build_row
+    monkeypatch.setattr(Job, "_build_row", lambda self, now: built.append(now) or real(self, now))
+    first["done"] = -1                                  # a caller's copy: not the kept row
+    again = jobs.rows(now=30.0)[0]
+    assert built == [] and again["done"] == 4 and again["elapsed"] == 2.0
+    jobs.handle("job.end", {"id": "a", "status": "done", "done": 4, "errors": 1, "elapsed": 2.0})
+    assert jobs.rows(now=40.0)[0]["errors"] == 1 and built == [40.0]
