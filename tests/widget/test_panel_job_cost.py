@@ -78,9 +78,12 @@ def test_a_100k_task_job_sends_few_messages(memory):
     try:
         t0 = time.monotonic()
         Parallel(n_jobs=1)(delayed(abs)(i) for i in range(100_000))
-        assert _wait(lambda: p.jobs and p.jobs[0]["status"] == "done")
+
+        def ours_done() -> bool:  # (the session's history may list other tests' jobs first)
+            return any(j["done"] == 100_000 and j["status"] == "done" for j in p.jobs)
+
+        assert _wait(ours_done)
         elapsed = time.monotonic() - t0       # up to the message showing the job done
-        assert p.jobs[0]["done"] == 100_000
         # job.progress is published at most 5 times a second, flushes at most 10 times
         assert 1 <= len(sent) <= elapsed / p._coalescer.interval + 3, (len(sent), elapsed)
     finally:
